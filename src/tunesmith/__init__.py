@@ -1,0 +1,74 @@
+"""tunesmith: hyperparameter optimization with durable studies and real parallel workers.
+
+Example:
+    >>> import tunesmith as ts
+    >>> def objective(trial):
+    ...     x = trial.suggest_float("x", -10, 10)
+    ...     return (x - 2) ** 2
+    >>> study = ts.create_study(seed=0)
+    >>> study.optimize(objective, n_trials=20)
+    >>> round(study.best_params["x"]) in range(-10, 11)
+    True
+"""
+
+from __future__ import annotations
+
+from tunesmith.exceptions import (
+    DuplicatedStudyError,
+    ObjectiveNotPicklableError,
+    SamplerExhausted,
+    SchemaVersionError,
+    SpaceError,
+    SpecError,
+    StorageError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialNotFoundError,
+    TrialPruned,
+    TunesmithError,
+    WorkerError,
+)
+from tunesmith.samplers import GridSampler, RandomSampler, Sampler, SamplerContext, SobolSampler
+from tunesmith.space import Categorical, Float, Int, Space
+from tunesmith.storage import InMemoryStorage, Storage, get_storage
+from tunesmith.study import Study, create_study, delete_study, list_studies, load_study
+from tunesmith.trial import FrozenTrial, Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Categorical",
+    "DuplicatedStudyError",
+    "Float",
+    "FrozenTrial",
+    "GridSampler",
+    "InMemoryStorage",
+    "Int",
+    "ObjectiveNotPicklableError",
+    "RandomSampler",
+    "Sampler",
+    "SamplerContext",
+    "SamplerExhausted",
+    "SchemaVersionError",
+    "SobolSampler",
+    "Space",
+    "SpaceError",
+    "SpecError",
+    "Storage",
+    "StorageError",
+    "Study",
+    "StudyNotFoundError",
+    "Trial",
+    "TrialFinishedError",
+    "TrialNotFoundError",
+    "TrialPruned",
+    "TrialState",
+    "TunesmithError",
+    "WorkerError",
+    "__version__",
+    "create_study",
+    "delete_study",
+    "get_storage",
+    "list_studies",
+    "load_study",
+]

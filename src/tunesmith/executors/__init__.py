@@ -1,0 +1,1 @@
+"""Executors: where objectives run (this process, or a pool of local worker processes)."""

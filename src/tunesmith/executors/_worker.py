@@ -1,0 +1,139 @@
+"""Entry point of a local worker process: ``python -m tunesmith.executors._worker R W``.
+
+The worker receives the (cloud)pickled objective once, then runs trials on
+request. Every ``trial.suggest_*``/``report``/``should_prune`` call is answered by
+the driver, which owns the study, so the sampler sees all workers' trials and
+in-memory studies work with several processes too.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+_conn_in: Any = None
+_conn_out: Any = None
+
+
+class _PipeBackend:
+    """TrialBackend that forwards to the driver."""
+
+    def __init__(self, preset: dict[str, tuple[Any, Any]]) -> None:
+        self._preset = preset  # name -> (distribution, value) proposed at ask time
+        self._params: dict[str, Any] = {n: v for n, (_, v) in preset.items()}
+        self._user_attrs: dict[str, Any] = {}
+
+    def _request(self, *msg: Any) -> Any:
+        _conn_out.send(msg)
+        kind, payload = _conn_in.recv()
+        if kind == "raise":
+            raise payload
+        return payload
+
+    def suggest(self, name: str, dist: Any) -> Any:
+        pre = self._preset.get(name)
+        if pre is not None and pre[0] == dist:
+            return pre[1]
+        value = self._request("suggest", name, dist)
+        self._params[name] = value
+        return value
+
+    def report(self, step: int, values: tuple[float, ...]) -> None:
+        self._request("report", step, values)
+
+    def should_prune(self) -> bool:
+        return bool(self._request("should_prune"))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self._request("attr", key, value)
+        self._user_attrs[key] = value
+
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    def get_user_attrs(self) -> dict[str, Any]:
+        return dict(self._user_attrs)
+
+
+def _watch_parent(parent: int) -> None:
+    # If the driver dies (kill -9), exit instead of running orphaned trials.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
+def _encode_exception(exc: BaseException) -> tuple[Any, str, str]:
+    text = f"{type(exc).__name__}: {exc}\n" + "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__)
+    )
+    try:
+        blob = pickle.dumps(exc)
+        pickle.loads(blob)
+    except Exception:
+        blob = None
+    return blob, f"{type(exc).__module__}.{type(exc).__qualname__}", text
+
+
+def main(argv: list[str]) -> int:
+    global _conn_in, _conn_out
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
+    from tunesmith.executors._protocol import reader, writer
+
+    _conn_in = reader(int(argv[0]))
+    _conn_out = writer(int(argv[1]))
+    parent = int(argv[2])
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    try:
+        kind, blob, paths, study_name = _conn_in.recv()
+        assert kind == "init"
+        for p in reversed(paths):
+            if p not in sys.path:
+                sys.path.insert(0, p)
+        import cloudpickle
+
+        objective = cloudpickle.loads(blob)
+    except BaseException as exc:  # report and exit: the driver raises a clear error
+        _conn_out.send(("init_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        return 2
+    _conn_out.send(("ready", os.getpid()))
+
+    from tunesmith.exceptions import TrialPruned
+    from tunesmith.trial import Trial
+
+    while True:
+        try:
+            msg = _conn_in.recv()
+        except (EOFError, OSError):
+            return 0
+        if msg[0] == "exit":
+            return 0
+        _, number, trial_id, preset = msg
+        trial = Trial(_PipeBackend(preset), number, trial_id, study_name)
+        c0 = time.process_time()
+        try:
+            value = objective(trial)
+        except TrialPruned:
+            _conn_out.send(("done", "pruned", None, time.process_time() - c0))
+        except (EOFError, BrokenPipeError):
+            return 0  # driver gone mid-trial
+        except BaseException as exc:
+            _conn_out.send(("done", "error", _encode_exception(exc), time.process_time() - c0))
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                return 1
+        else:
+            try:
+                pickle.dumps(value)
+            except Exception:
+                value = repr(value)  # the driver rejects it with a clear message
+            _conn_out.send(("done", "ok", value, time.process_time() - c0))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,207 @@
+"""The samplers' view of past trials: columnar NumPy arrays kept current incrementally.
+
+A :class:`History` asks its storage only for trials whose state changed since the
+last sync (:meth:`~tunesmith.storage.Storage.get_changes`), and writes them into
+preallocated arrays indexed by trial number. A sampler therefore reads the whole
+past in O(1) Python calls per ask, however many trials the study has.
+
+Arrays (``n`` = number of trials seen, rows indexed by trial number):
+
+* ``states``: ``int8`` trial states (``-1`` for numbers not seen yet);
+* ``values``: ``(n, n_objectives)`` float, NaN unless COMPLETE (PRUNED trials keep
+  their last reported value in ``pruned_values``);
+* ``params[name]``: internal parameter values (NaN where the trial lacks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunesmith.exceptions import SpaceError
+from tunesmith.space import Distribution, Space, compatible
+from tunesmith.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.storage.base import Storage
+
+__all__ = ["History"]
+
+_COMPLETE = int(TrialState.COMPLETE)
+_PRUNED = int(TrialState.PRUNED)
+_RUNNING = int(TrialState.RUNNING)
+_WAITING = int(TrialState.WAITING)
+_FAILED = int(TrialState.FAILED)
+
+
+class History:
+    """Columnar, incrementally synchronized record of a study's trials.
+
+    Args:
+        storage: where the trials live.
+        study_id: the study.
+        n_objectives: number of objective values per trial.
+        directions: ``"minimize"``/``"maximize"`` per objective.
+    """
+
+    def __init__(self, storage: Storage | None, study_id: int, directions: Iterable[str]) -> None:
+        self._storage = storage
+        self._study_id = study_id
+        self.directions = tuple(directions)
+        self.n_objectives = len(self.directions)
+        self._cap = 64
+        self.n = 0
+        self.states = np.full(self._cap, -1, dtype=np.int8)
+        self.values = np.full((self._cap, self.n_objectives), np.nan)
+        self.pruned_values = np.full((self._cap, self.n_objectives), np.nan)
+        self.params: dict[str, np.ndarray] = {}
+        self.distributions: dict[str, Distribution] = {}
+        self._first_params: tuple[str, ...] | None = None
+        self._intersection: dict[str, Distribution] | None = None
+        self._seq = 0
+        #: bumped whenever the content changes; samplers may cache models on it.
+        self.version = 0
+
+    # -- synchronization -----------------------------------------------------
+    def sync(self) -> bool:
+        """Pull changes from storage; returns whether anything changed."""
+        if self._storage is None:
+            return False
+        trials, seq = self._storage.get_changes(self._study_id, self._seq)
+        self._seq = seq
+        for t in trials:
+            self.apply(t)
+        return bool(trials)
+
+    def _grow(self, needed: int) -> None:
+        cap = self._cap
+        while cap < needed:
+            cap *= 2
+        if cap == self._cap:
+            return
+        extra = cap - self._cap
+        self.states = np.concatenate([self.states, np.full(extra, -1, dtype=np.int8)])
+        pad = np.full((extra, self.n_objectives), np.nan)
+        self.values = np.concatenate([self.values, pad])
+        self.pruned_values = np.concatenate([self.pruned_values, pad.copy()])
+        for name, col in self.params.items():
+            self.params[name] = np.concatenate([col, np.full(extra, np.nan)])
+        self._cap = cap
+
+    def apply(self, trial: FrozenTrial) -> None:
+        """Write one trial's current state into the arrays."""
+        i = trial.number
+        if i >= self._cap:
+            self._grow(i + 1)
+        if i >= self.n:
+            self.n = i + 1
+        prev = int(self.states[i])
+        state = int(trial.state)
+        self.states[i] = state
+        if state == _COMPLETE and trial.values is not None:
+            self.values[i] = trial.values
+        if state == _PRUNED and trial.intermediate:
+            self.pruned_values[i] = trial.intermediate[max(trial.intermediate)]
+        for name, dist in trial.distributions.items():
+            col = self.params.get(name)
+            if col is None:
+                col = self.params[name] = np.full(self._cap, np.nan)
+                self.distributions[name] = dist
+            elif self.distributions[name] != dist and compatible(self.distributions[name], dist):
+                self.distributions[name] = dist  # the newest bounds win
+            col[i] = dist.to_internal(trial.params[name])
+        if state == _COMPLETE and prev != _COMPLETE:
+            names = tuple(trial.distributions)
+            if self._first_params is None:
+                self._first_params = names
+            if self._intersection is None:
+                self._intersection = dict(trial.distributions)
+            else:
+                self._intersection = {
+                    n: d
+                    for n, d in self._intersection.items()
+                    if n in trial.distributions and trial.distributions[n] == d
+                }
+        self.version += 1
+
+    # -- views -----------------------------------------------------------------
+    def mask(self, *states: TrialState) -> np.ndarray:
+        """Boolean mask over rows ``0..n-1`` of trials in any of ``states``."""
+        s = self.states[: self.n]
+        if len(states) == 1:
+            return s == int(states[0])
+        return np.isin(s, [int(x) for x in states])
+
+    def has_waiting(self) -> bool:
+        """Whether any trial is queued (WAITING), as of the last sync."""
+        return bool(np.any(self.states[: self.n] == _WAITING))
+
+    @property
+    def n_complete(self) -> int:
+        return int(np.count_nonzero(self.states[: self.n] == _COMPLETE))
+
+    def column(self, name: str) -> np.ndarray:
+        """Internal values of ``name`` for rows ``0..n-1`` (NaN where absent)."""
+        col = self.params.get(name)
+        if col is None:
+            return np.full(self.n, np.nan)
+        return col[: self.n]
+
+    def matrix(self, names: Iterable[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """``(rows, len(names))`` matrix of internal values."""
+        cols = [self.column(n) for n in names]
+        if not cols:
+            return np.empty((self.n if rows is None else int(np.count_nonzero(rows)), 0))
+        m = np.stack(cols, axis=1)
+        return m if rows is None else m[rows]
+
+    def signed_values(self) -> np.ndarray:
+        """Values of rows ``0..n-1`` turned so that lower is better for every objective."""
+        v = self.values[: self.n].copy()
+        for j, d in enumerate(self.directions):
+            if d == "maximize":
+                v[:, j] = -v[:, j]
+        return v
+
+    def best_number(self) -> int | None:
+        """Number of the best COMPLETE trial (single objective), or None."""
+        if self.n_objectives != 1:
+            raise ValueError("best_number is for single-objective studies")
+        v = self.signed_values()[:, 0]
+        v = np.where(self.states[: self.n] == _COMPLETE, v, np.inf)
+        if self.n == 0 or not np.isfinite(v).any():
+            return None
+        return int(np.argmin(v))
+
+    def intersection_space(self) -> dict[str, Distribution]:
+        """Parameters every COMPLETE trial has, with identical distributions."""
+        return dict(self._intersection or {})
+
+    def first_space(self) -> tuple[str, ...] | None:
+        """Parameter names of the first trial that completed."""
+        return self._first_params
+
+    def check_distribution(self, name: str, dist: Distribution, declared: Space | None) -> None:
+        """Raise :class:`SpaceError` if ``dist`` conflicts with earlier uses of ``name``."""
+        if declared is not None and name in declared:
+            d = declared[name]
+            if d != dist:
+                raise SpaceError(
+                    f"parameter {name!r} is declared in the study's space as {d!r} but was "
+                    f"suggested as {dist!r}; suggest it with the declared distribution or "
+                    "change the space"
+                )
+            return
+        old = self.distributions.get(name)
+        if old is not None and not compatible(old, dist):
+            raise SpaceError(
+                f"parameter {name!r} was suggested as {old!r} in earlier trials and now as "
+                f"{dist!r}; a parameter must keep its type, scale and choices within a study. "
+                "Use a new parameter name or a new study"
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        """A small summary (for debugging and tests)."""
+        return {"n": self.n, "seq": self._seq, "params": sorted(self.params)}

@@ -1,0 +1,57 @@
+"""Samplers: what to try next."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tunesmith.exceptions import TunesmithError
+from tunesmith.samplers.base import Sampler, SamplerContext
+from tunesmith.samplers.grid import GridSampler
+from tunesmith.samplers.random import RandomSampler
+from tunesmith.samplers.sobol import SobolSampler
+
+__all__ = [
+    "GridSampler",
+    "RandomSampler",
+    "Sampler",
+    "SamplerContext",
+    "SobolSampler",
+    "make_sampler",
+]
+
+_REGISTRY: dict[str, type[Sampler]] = {
+    "random": RandomSampler,
+    "randomsampler": RandomSampler,
+    "sobol": SobolSampler,
+    "sobolsampler": SobolSampler,
+    "qmc": SobolSampler,
+    "grid": GridSampler,
+    "gridsampler": GridSampler,
+}
+
+
+def make_sampler(spec: str | Mapping[str, Any] | Sampler | None) -> Sampler | None:
+    """Build a sampler from a name (``"sobol"``), a description (``{"name": "grid",
+    "grid": {...}}``, as stored in study metadata and written in YAML specs) or return
+    a sampler unchanged.
+
+    Raises:
+        TunesmithError: for an unknown name or bad arguments.
+    """
+    if spec is None or isinstance(spec, Sampler):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise TunesmithError(f"a sampler must be a name or a mapping with 'name', got {spec!r}")
+    args = dict(spec)
+    name = str(args.pop("name")).lower()
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = sorted({c.__name__ for c in _REGISTRY.values()})
+        raise TunesmithError(f"unknown sampler {spec['name']!r}; known samplers: {known}")
+    try:
+        return cls(**args)
+    except TypeError as exc:
+        raise TunesmithError(f"bad arguments for sampler {spec['name']!r}: {exc}") from None

@@ -1,0 +1,864 @@
+"""SQL storage through SQLAlchemy 2: a SQLite file (the embedded default) or PostgreSQL.
+
+Concurrency:
+
+* SQLite runs in WAL mode; every read-modify-write transaction starts with
+  ``BEGIN IMMEDIATE`` so two processes never both read a WAITING trial and claim it.
+* PostgreSQL claims queued trials with ``FOR UPDATE SKIP LOCKED``; trial numbers and
+  the change sequence come from an ``UPDATE ... RETURNING`` on the study row, whose
+  lock orders concurrent writers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from tunesmith.exceptions import (
+    DuplicatedStudyError,
+    SchemaVersionError,
+    StorageError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialNotFoundError,
+)
+from tunesmith.space import Distribution, distribution_from_dict, distribution_to_json
+from tunesmith.storage._common import (
+    best_of,
+    build_frozen,
+    check_json,
+    check_params,
+    not_found_message,
+)
+from tunesmith.storage.base import Storage, StudyRecord, StudySummary
+from tunesmith.trial import FrozenTrial, TrialState
+
+__all__ = ["SQLStorage"]
+
+_FINISHED = (int(TrialState.COMPLETE), int(TrialState.PRUNED), int(TrialState.FAILED))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+@lru_cache(maxsize=2048)
+def _parse_dists(text: str) -> dict[str, Distribution]:
+    return {n: distribution_from_dict(d) for n, d in json.loads(text).items()}
+
+
+def _dists_json(dists: Mapping[str, Distribution]) -> str:
+    return (
+        "{" + ",".join(f"{json.dumps(n)}:{distribution_to_json(d)}" for n, d in dists.items()) + "}"
+    )
+
+
+class SQLStorage(Storage):
+    """Storage in a SQL database (SQLite file or PostgreSQL server).
+
+    Args:
+        url: an SQLAlchemy URL (``sqlite:///studies.db``, ``postgresql://user@host/db``).
+        engine_kwargs: extra arguments for :func:`sqlalchemy.create_engine`.
+        create: create the schema when the database is empty.
+
+    Raises:
+        StorageError: if the database cannot be reached or opened.
+        SchemaVersionError: if the schema is older or newer than this tunesmith.
+
+    Example:
+        >>> storage = SQLStorage("sqlite:///:memory:")
+        >>> storage.create_study("demo", ["minimize"]).name
+        'demo'
+    """
+
+    def __init__(
+        self, url: str, engine_kwargs: Mapping[str, Any] | None = None, create: bool = True
+    ) -> None:
+        import sqlalchemy as sa
+
+        from tunesmith.storage import _schema
+
+        self._sa = sa
+        self._t = _schema
+        self.url = url
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        url_obj = sa.engine.make_url(url)
+        self.dialect = url_obj.get_backend_name()
+        kwargs = dict(engine_kwargs or {})
+        if self.dialect == "sqlite":
+            kwargs.setdefault("connect_args", {}).setdefault("timeout", 60.0)
+            kwargs["connect_args"]["check_same_thread"] = False
+            if url_obj.database in (None, "", ":memory:"):
+                kwargs.setdefault("poolclass", sa.pool.StaticPool)
+        else:
+            kwargs.setdefault("pool_pre_ping", True)
+        try:
+            self._engine = sa.create_engine(url_obj, **kwargs)
+        except Exception as exc:  # missing driver, malformed URL
+            raise StorageError(_driver_hint(url, exc)) from exc
+        if self.dialect == "sqlite":
+            self._install_sqlite_hooks()
+        self._check_schema(create)
+
+    # -- engine set-up -----------------------------------------------------------
+    def _install_sqlite_hooks(self) -> None:
+        sa = self._sa
+
+        @sa.event.listens_for(self._engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout = 60000")
+            cur.execute("PRAGMA foreign_keys = ON")
+            try:
+                cur.execute("PRAGMA journal_mode = WAL")
+            except Exception:  # read-only or network file systems
+                pass
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        local = self._local
+
+        @sa.event.listens_for(self._engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if getattr(local, "write", False) else "BEGIN")
+
+    # Each thread keeps one connection between calls: checking one out of the pool per
+    # call costs more than a SQLite transaction. A broken connection is dropped and the
+    # next call opens a new one (database restarts and network blips heal by themselves).
+    def _connection(self) -> tuple[Any, bool]:
+        loc = self._local
+        conn = getattr(loc, "conn", None)
+        if conn is not None and (loc.pid != os.getpid() or conn.closed or conn.invalidated):
+            conn = None
+        if conn is None:
+            conn = self._engine.connect()
+            loc.conn, loc.pid = conn, os.getpid()
+        if conn.in_transaction():  # re-entrant use on this thread: take a separate one
+            return self._engine.connect(), True
+        return conn, False
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                pass
+
+    @contextmanager
+    def _txn(self, write: bool) -> Iterator[Any]:
+        sa = self._sa
+        try:
+            conn, temporary = self._connection()
+        except sa.exc.DBAPIError as exc:
+            raise StorageError(self._describe(exc)) from exc
+        self._local.write = write
+        try:
+            with conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            if isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
+                if not temporary:
+                    self._drop_connection()
+                raise StorageError(self._describe(exc)) from exc
+            raise
+        finally:
+            self._local.write = False
+            if temporary:
+                conn.close()
+
+    def _write(self) -> Any:
+        return self._txn(True)
+
+    def _read(self) -> Any:
+        return self._txn(False)
+
+    def _describe(self, exc: Exception) -> str:
+        safe = self._engine.url.render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
+        if self.dialect == "sqlite":
+            return (
+                f"cannot use the SQLite database {safe}: {reason}. Check that the file's "
+                "directory exists and is writable (and not on a network file system)"
+            )
+        return (
+            f"cannot use the database {safe}: {reason}. Check that the server is running, "
+            "the host/port/database/user in the URL are right, and it accepts connections"
+        )
+
+    def _check_schema(self, create: bool) -> None:
+        sa, t = self._sa, self._t
+        with self._write() as conn:
+            insp = sa.inspect(conn)
+            if not insp.has_table("tunesmith_meta"):
+                tables = insp.get_table_names()
+                if tables and "studies" in tables:
+                    raise SchemaVersionError(
+                        f"{self.url} has a 'studies' table but no tunesmith_meta table: it was "
+                        "not created by tunesmith. Use another database or file"
+                    )
+                if not create:
+                    raise StorageError(f"{self.url} holds no tunesmith storage")
+                t.metadata.create_all(conn)
+                conn.execute(
+                    t.meta.insert().values(key="schema_version", value=str(t.SCHEMA_VERSION))
+                )
+                return
+            row = conn.execute(
+                sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+            ).first()
+        version = int(row[0]) if row else 0
+        if version < t.SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"the storage {self.url} uses schema version {version}, older than this "
+                f"tunesmith's {t.SCHEMA_VERSION}. Stop all workers, back the database up, then "
+                f"run: tunesmith storage upgrade '{self.url}'"
+            )
+        if version > t.SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"the storage {self.url} uses schema version {version}, newer than this "
+                f"tunesmith's {t.SCHEMA_VERSION}; upgrade tunesmith (pip install -U tunesmith)"
+            )
+
+    @classmethod
+    def upgrade(cls, url: str) -> tuple[int, int]:
+        """Migrate a database to the current schema version in place.
+
+        Returns:
+            (version before, version after).
+        """
+        import sqlalchemy as sa
+
+        from tunesmith.storage import _schema as t
+
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                row = conn.execute(
+                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).first()
+                if row is None:
+                    raise SchemaVersionError(f"{url} holds no tunesmith storage to upgrade")
+                before = version = int(row[0])
+                if version > t.SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{url} is at schema version {version}, newer than this tunesmith "
+                        f"({t.SCHEMA_VERSION}); upgrade tunesmith instead"
+                    )
+                while version < t.SCHEMA_VERSION:
+                    if version not in t.MIGRATIONS:
+                        raise SchemaVersionError(f"no migration from schema version {version}")
+                    t.MIGRATIONS[version](conn)
+                    version += 1
+                conn.execute(
+                    t.meta.update()
+                    .where(t.meta.c.key == "schema_version")
+                    .values(value=str(version))
+                )
+        finally:
+            engine.dispose()
+        return before, version
+
+    def close(self) -> None:
+        self._drop_connection()
+        self._engine.dispose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["url"])  # type: ignore[misc]
+
+    # -- studies ---------------------------------------------------------------------
+    def create_study(
+        self, name: str, directions: Sequence[str], attrs: Mapping[str, Any] | None = None
+    ) -> StudyRecord:
+        sa, t = self._sa, self._t
+        encoded = {k: check_json(f"study attribute {k!r}", v) for k, v in (attrs or {}).items()}
+        created = time.time()
+        try:
+            with self._write() as conn:
+                sid = conn.execute(
+                    t.studies.insert()
+                    .values(
+                        name=name,
+                        directions=_dumps(list(directions)),
+                        created=created,
+                        next_number=0,
+                        seq=0,
+                    )
+                    .returning(t.studies.c.study_id)
+                ).scalar_one()
+                if encoded:
+                    conn.execute(
+                        t.study_attrs.insert(),
+                        [{"study_id": sid, "key": k, "value": v} for k, v in encoded.items()],
+                    )
+        except sa.exc.IntegrityError:
+            raise DuplicatedStudyError(
+                f"a study named {name!r} already exists in {self.url}; pass "
+                "load_if_exists=True to continue it, or choose another name"
+            ) from None
+        return StudyRecord(sid, name, tuple(directions), created)
+
+    def get_study(self, name: str) -> StudyRecord:
+        sa, t = self._sa, self._t
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(t.studies.c.study_id, t.studies.c.directions, t.studies.c.created).where(
+                    t.studies.c.name == name
+                )
+            ).first()
+            if row is None:
+                names = list(conn.execute(sa.select(t.studies.c.name)).scalars())
+                raise StudyNotFoundError(not_found_message(name, names))
+        return StudyRecord(row[0], name, tuple(json.loads(row[1])), row[2])
+
+    def list_studies(self) -> list[StudySummary]:
+        sa, t = self._sa, self._t
+        out = []
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(
+                    t.studies.c.study_id,
+                    t.studies.c.name,
+                    t.studies.c.directions,
+                    t.studies.c.created,
+                ).order_by(t.studies.c.study_id)
+            ).all()
+            for sid, name, dirs, created in rows:
+                directions = tuple(json.loads(dirs))
+                n_all = conn.execute(
+                    sa.select(sa.func.count()).where(t.trials.c.study_id == sid)
+                ).scalar_one()
+                vals = [
+                    tuple(json.loads(v))
+                    for v in conn.execute(
+                        sa.select(t.trials.c.values_json).where(
+                            t.trials.c.study_id == sid,
+                            t.trials.c.state == int(TrialState.COMPLETE),
+                        )
+                    ).scalars()
+                ]
+                out.append(
+                    StudySummary(
+                        sid,
+                        name,
+                        directions,
+                        created,
+                        n_all,
+                        len(vals),
+                        best_of(vals, directions[0]),
+                    )
+                )
+        return out
+
+    def delete_study(self, name: str) -> None:
+        sa, t = self._sa, self._t
+        sid = self.get_study(name).study_id
+        with self._write() as conn:
+            tids = sa.select(t.trials.c.trial_id).where(t.trials.c.study_id == sid)
+            conn.execute(t.reports.delete().where(t.reports.c.trial_id.in_(tids)))
+            conn.execute(t.trials.delete().where(t.trials.c.study_id == sid))
+            conn.execute(t.study_attrs.delete().where(t.study_attrs.c.study_id == sid))
+            conn.execute(t.studies.delete().where(t.studies.c.study_id == sid))
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        sa, t = self._sa, self._t
+        text = check_json(f"study attribute {key!r}", value)
+        with self._write() as conn:
+            updated = conn.execute(
+                t.study_attrs.update()
+                .where(t.study_attrs.c.study_id == study_id, t.study_attrs.c.key == key)
+                .values(value=text)
+            ).rowcount
+            if not updated:
+                exists = conn.execute(
+                    sa.select(t.studies.c.study_id).where(t.studies.c.study_id == study_id)
+                ).first()
+                if exists is None:
+                    raise StudyNotFoundError(f"no study with id {study_id} (was it deleted?)")
+                conn.execute(t.study_attrs.insert().values(study_id=study_id, key=key, value=text))
+
+    def get_study_attrs(self, study_id: int) -> dict[str, Any]:
+        sa, t = self._sa, self._t
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(t.study_attrs.c.key, t.study_attrs.c.value).where(
+                    t.study_attrs.c.study_id == study_id
+                )
+            ).all()
+        return {k: json.loads(v) for k, v in rows}
+
+    # -- trials ---------------------------------------------------------------------
+    # Hot paths use prebuilt textual statements: SQLAlchemy compiles each once per
+    # dialect, and building Core expressions per call would cost more than SQLite itself.
+    _COLS = (
+        "trial_id, number, state, values_json, params_json, dists_json, user_attrs_json, "
+        "system_attrs_json, t_start, t_complete, cpu_time, worker, heartbeat, retries, error, seq"
+    )
+
+    def _sql(self, key: str) -> str:
+        stmts = self.__dict__.setdefault("_stmts", {})
+        found = stmts.get(key)
+        if found is None:
+            text = _SQL[key].format(cols=self._COLS)
+            if self.dialect != "sqlite":  # psycopg/psycopg2 use the pyformat style
+                text = re.sub(r":(\w+)", r"%(\1)s", text)
+            found = stmts[key] = text
+        return found
+
+    def _exec(self, conn: Any, key: str, params: Any = None, many: bool = False) -> Any:
+        """Run a prebuilt statement on the DBAPI connection under SQLAlchemy's transaction."""
+        cur = conn.connection.dbapi_connection.cursor()
+        if many:
+            cur.executemany(self._sql(key), params)
+        else:
+            cur.execute(self._sql(key), params or {})
+        return cur
+
+    def _bump(self, conn: Any, study_id: int, new_number: bool = False) -> tuple[int, int]:
+        """Advance the study's change sequence (and trial counter); returns (number, seq)."""
+        row = self._exec(
+            conn, "bump_number" if new_number else "bump", {"sid": study_id}
+        ).fetchone()
+        if row is None:
+            raise StudyNotFoundError(f"no study with id {study_id} (was it deleted?)")
+        return row[0] - 1, row[1]
+
+    def create_trial(
+        self,
+        study_id: int,
+        state: TrialState = TrialState.RUNNING,
+        *,
+        params: Mapping[str, float] | None = None,
+        distributions: Mapping[str, Distribution] | None = None,
+        values: Sequence[float] | None = None,
+        intermediate: Mapping[int, Sequence[float]] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+        worker: str | None = None,
+        retries: int = 0,
+        error: str | None = None,
+        datetime_start: float | None = None,
+        datetime_complete: float | None = None,
+    ) -> FrozenTrial:
+        params = dict(params or {})
+        dists = dict(distributions or {})
+        check_params(params, dists)
+        ua_text = "{}"
+        if user_attrs:
+            ua_text = check_json("user attributes", dict(user_attrs))
+        now = time.time()
+        state = TrialState(state)
+        t_start = None if state == TrialState.WAITING else (datetime_start or now)
+        t_complete = (datetime_complete or now) if state.is_finished() else None
+        hb = now if state == TrialState.RUNNING else None
+        vals = None if values is None else [float(v) for v in values]
+        with self._write() as conn:
+            number, seq = self._bump(conn, study_id, new_number=True)
+            trial_id = self._exec(
+                conn,
+                "insert_trial",
+                {
+                    "sid": study_id,
+                    "number": number,
+                    "state": int(state),
+                    "values": None if vals is None else _dumps(vals),
+                    "params": _dumps(params),
+                    "dists": _dists_json(dists),
+                    "ua": ua_text,
+                    "sa": _dumps(dict(system_attrs or {})),
+                    "t_start": t_start,
+                    "t_complete": t_complete,
+                    "hb": hb,
+                    "worker": worker,
+                    "retries": retries,
+                    "error": error,
+                    "seq": seq,
+                },
+            ).fetchone()[0]
+            if intermediate:
+                self._exec(
+                    conn,
+                    "insert_report",
+                    [
+                        {"tid": trial_id, "step": int(k), "values": _dumps(list(map(float, v)))}
+                        for k, v in intermediate.items()
+                    ],
+                    many=True,
+                )
+        return build_frozen(
+            number=number,
+            trial_id=trial_id,
+            state=state,
+            values=vals,
+            params=params,
+            dists=dists,
+            intermediate=intermediate,
+            user_attrs=json.loads(ua_text),
+            system_attrs=system_attrs,
+            datetime_start=t_start,
+            datetime_complete=t_complete,
+            cpu_time=None,
+            worker=worker,
+            heartbeat=hb,
+            retries=retries,
+            error=error,
+        )
+
+    def claim_waiting_trial(self, study_id: int, worker: str | None = None) -> FrozenTrial | None:
+        key = "pick_waiting_pg" if self.dialect == "postgresql" else "pick_waiting"
+        now = time.time()
+        with self._write() as conn:
+            found = self._exec(conn, key, {"sid": study_id}).fetchone()
+            if found is None:
+                return None
+            trial_id = found[0]
+            _, seq = self._bump(conn, study_id)
+            row = self._exec(
+                conn, "claim", {"tid": trial_id, "now": now, "worker": worker, "seq": seq}
+            ).fetchone()
+            return self._frozen_from_row(row, self._reports_of(conn, [trial_id]).get(trial_id))
+
+    def _lock_running(self, conn: Any, trial_id: int) -> Any:
+        key = "lock_trial_pg" if self.dialect == "postgresql" else "lock_trial"
+        row = self._exec(conn, key, {"tid": trial_id}).fetchone()
+        if row is None:
+            raise TrialNotFoundError(f"no trial with id {trial_id}")
+        if row[1] in _FINISHED:
+            raise TrialFinishedError(
+                f"trial {row[2]} is already {TrialState(row[1]).name}; finished trials "
+                "cannot change"
+            )
+        return row
+
+    @staticmethod
+    def _merge(
+        row: Any,
+        params: Mapping[str, float] | None,
+        dists: Mapping[str, Distribution] | None,
+        user_attrs: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        # row: (study_id, state, number, params_json, dists_json, user_attrs_json)
+        out: dict[str, Any] = {"params": row[3], "dists": row[4], "ua": row[5]}
+        if params:
+            merged_d = {**_parse_dists(row[4]), **(dists or {})}
+            merged_p = {**json.loads(row[3]), **params}
+            check_params(merged_p, merged_d)
+            out["params"] = _dumps(merged_p)
+            out["dists"] = _dists_json(merged_d)
+        if user_attrs:
+            merged = {**json.loads(row[5]), **user_attrs}
+            out["ua"] = check_json("user attributes", merged)
+        return out
+
+    def update_running_trial(
+        self,
+        trial_id: int,
+        *,
+        params: Mapping[str, float] | None = None,
+        distributions: Mapping[str, Distribution] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        heartbeat: float | None = None,
+    ) -> None:
+        with self._write() as conn:
+            row = self._lock_running(conn, trial_id)
+            values = self._merge(row, params, distributions, user_attrs)
+            values["tid"] = trial_id
+            values["hb"] = heartbeat
+            self._exec(conn, "update_running", values)
+
+    def report(self, trial_id: int, step: int, values: Sequence[float]) -> None:
+        text = _dumps([float(v) for v in values])
+        with self._write() as conn:
+            self._lock_running(conn, trial_id)
+            args = {"tid": trial_id, "step": int(step), "values": text}
+            if not self._exec(conn, "update_report", args).rowcount:
+                self._exec(conn, "insert_report", args)
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        *,
+        values: Sequence[float] | None = None,
+        params: Mapping[str, float] | None = None,
+        distributions: Mapping[str, Distribution] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        cpu_time: float | None = None,
+        error: str | None = None,
+    ) -> FrozenTrial:
+        state = TrialState(state)
+        if not state.is_finished():
+            raise ValueError(f"finish_trial needs a finished state, got {state.name}")
+        vals = None if values is None else [float(v) for v in values]
+        now = time.time()
+        with self._write() as conn:
+            row = self._lock_running(conn, trial_id)
+            upd = self._merge(row, params, distributions, user_attrs)
+            _, seq = self._bump(conn, row[0])
+            upd.update(
+                tid=trial_id,
+                state=int(state),
+                values=None if vals is None else _dumps(vals),
+                cpu=cpu_time,
+                error=error,
+                now=now,
+                seq=seq,
+            )
+            out = self._exec(conn, "finish", upd).fetchone()
+            return self._frozen_from_row(out, self._reports_of(conn, [trial_id]).get(trial_id))
+
+    def heartbeat(self, trial_ids: Sequence[int], now: float) -> None:
+        if not trial_ids:
+            return
+        with self._write() as conn:
+            self._exec(
+                conn, "heartbeat", [{"tid": int(t), "now": now} for t in trial_ids], many=True
+            )
+
+    def fail_stale_trials(
+        self, study_id: int, stale_before: float, max_retries: int = 0
+    ) -> list[FrozenTrial]:
+        sa, t = self._sa, self._t
+        tr = t.trials
+        q = sa.select(tr.c.trial_id).where(
+            tr.c.study_id == study_id,
+            tr.c.state == int(TrialState.RUNNING),
+            sa.or_(tr.c.heartbeat < stale_before, tr.c.heartbeat.is_(None)),
+        )
+        # Cheap check first: most calls find nothing and must not take the write lock.
+        with self._read() as conn:
+            if conn.execute(q.limit(1)).first() is None:
+                return []
+        if self.dialect == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        failed: list[FrozenTrial] = []
+        requeue: list[FrozenTrial] = []
+        now = time.time()
+        with self._write() as conn:
+            ids = list(conn.execute(q).scalars())
+            for trial_id in ids:
+                _, seq = self._bump(conn, study_id)
+                conn.execute(
+                    tr.update()
+                    .where(tr.c.trial_id == trial_id)
+                    .values(
+                        state=int(TrialState.FAILED),
+                        t_complete=now,
+                        seq=seq,
+                        error="heartbeat lost: the process running this trial stopped responding",
+                    )
+                )
+            if ids:
+                failed = self._load_trials(conn, tr.c.trial_id.in_(ids))
+            for ft in failed:
+                if ft.retries < max_retries:
+                    requeue.append(ft)
+        for ft in requeue:
+            self.create_trial(
+                study_id,
+                TrialState.WAITING,
+                params={n: ft.distributions[n].to_internal(v) for n, v in ft.params.items()},
+                distributions=ft.distributions,
+                user_attrs=ft.user_attrs,
+                system_attrs={**ft.system_attrs, "retry_of": ft.number},
+                retries=ft.retries + 1,
+            )
+        return failed
+
+    # -- reads --------------------------------------------------------------------
+    def _columns(self) -> list[Any]:
+        c = self._t.trials.c
+        return [
+            c.trial_id,
+            c.number,
+            c.state,
+            c.values_json,
+            c.params_json,
+            c.dists_json,
+            c.user_attrs_json,
+            c.system_attrs_json,
+            c.t_start,
+            c.t_complete,
+            c.cpu_time,
+            c.worker,
+            c.heartbeat,
+            c.retries,
+            c.error,
+            c.seq,
+        ]
+
+    @staticmethod
+    def _frozen_from_row(r: Any, intermediate: Mapping[int, Sequence[float]] | None) -> FrozenTrial:
+        return build_frozen(
+            number=r[1],
+            trial_id=r[0],
+            state=r[2],
+            values=None if r[3] is None else json.loads(r[3]),
+            params=json.loads(r[4]),
+            dists=_parse_dists(r[5]),
+            intermediate=intermediate,
+            user_attrs=json.loads(r[6]),
+            system_attrs=json.loads(r[7]),
+            datetime_start=r[8],
+            datetime_complete=r[9],
+            cpu_time=r[10],
+            worker=r[11],
+            heartbeat=r[12],
+            retries=r[13],
+            error=r[14],
+        )
+
+    def _reports_of(self, conn: Any, trial_ids: Sequence[int]) -> dict[int, dict[int, list[float]]]:
+        out: dict[int, dict[int, list[float]]] = {}
+        if len(trial_ids) == 1:
+            rows = self._exec(conn, "reports_of_one", {"tid": trial_ids[0]}).fetchall()
+        else:
+            rp = self._t.reports
+            rows = conn.execute(
+                self._sa.select(rp.c.trial_id, rp.c.step, rp.c.values_json).where(
+                    rp.c.trial_id.in_(list(trial_ids))
+                )
+            )
+        for tid, step, v in rows:
+            out.setdefault(tid, {})[step] = json.loads(v)
+        return out
+
+    def _load_trials(
+        self, conn: Any, where: Any, with_intermediate: bool = True, order_by_seq: bool = False
+    ) -> list[FrozenTrial]:
+        sa, t = self._sa, self._t
+        tr = t.trials
+        order = tr.c.seq if order_by_seq else tr.c.number
+        rows = conn.execute(sa.select(*self._columns()).where(where).order_by(order)).all()
+        inter: dict[int, dict[int, list[float]]] = {}
+        if with_intermediate and rows:
+            rq = (
+                sa.select(t.reports.c.trial_id, t.reports.c.step, t.reports.c.values_json)
+                .join(tr, tr.c.trial_id == t.reports.c.trial_id)
+                .where(where)
+            )
+            for tid, step, v in conn.execute(rq):
+                inter.setdefault(tid, {})[step] = json.loads(v)
+        return [self._frozen_from_row(r, inter.get(r[0])) for r in rows]
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        with self._read() as conn:
+            found = self._load_trials(conn, self._t.trials.c.trial_id == trial_id)
+        if not found:
+            raise TrialNotFoundError(f"no trial with id {trial_id}")
+        return found[0]
+
+    def get_trials(
+        self, study_id: int, states: Sequence[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        tr = self._t.trials
+        where = tr.c.study_id == study_id
+        if states is not None:
+            where = where & tr.c.state.in_([int(s) for s in states])
+        with self._read() as conn:
+            return self._load_trials(conn, where)
+
+    def get_changes(self, study_id: int, since: int) -> tuple[list[FrozenTrial], int]:
+        with self._read() as conn:
+            rows = self._exec(conn, "changes", {"sid": study_id, "since": since}).fetchall()
+        if not rows:
+            return [], since
+        return [self._frozen_from_row(r, None) for r in rows], int(rows[-1][15])
+
+    def count_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> int:
+        sa = self._sa
+        tr = self._t.trials
+        where = tr.c.study_id == study_id
+        if states is not None:
+            where = where & tr.c.state.in_([int(s) for s in states])
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
+
+    def get_intermediate_at(self, study_id: int, step: int) -> dict[int, tuple[float, ...]]:
+        sa, t = self._sa, self._t
+        tr, rp = t.trials, t.reports
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(tr.c.number, rp.c.values_json)
+                .join(tr, tr.c.trial_id == rp.c.trial_id)
+                .where(tr.c.study_id == study_id, rp.c.step == int(step))
+            ).all()
+        return {n: tuple(json.loads(v)) for n, v in rows}
+
+
+_SQL = {
+    "bump": "UPDATE studies SET seq = seq + 1 WHERE study_id = :sid RETURNING next_number, seq",
+    "bump_number": (
+        "UPDATE studies SET seq = seq + 1, next_number = next_number + 1 "
+        "WHERE study_id = :sid RETURNING next_number, seq"
+    ),
+    "insert_trial": (
+        "INSERT INTO trials (study_id, number, state, values_json, params_json, dists_json, "
+        "user_attrs_json, system_attrs_json, t_start, t_complete, heartbeat, worker, retries, "
+        "error, seq) VALUES (:sid, :number, :state, :values, :params, :dists, :ua, :sa, "
+        ":t_start, :t_complete, :hb, :worker, :retries, :error, :seq) RETURNING trial_id"
+    ),
+    "insert_report": (
+        "INSERT INTO trial_reports (trial_id, step, values_json) VALUES (:tid, :step, :values)"
+    ),
+    "update_report": (
+        "UPDATE trial_reports SET values_json = :values WHERE trial_id = :tid AND step = :step"
+    ),
+    "pick_waiting": (
+        "SELECT trial_id FROM trials WHERE study_id = :sid AND state = 0 ORDER BY number LIMIT 1"
+    ),
+    "pick_waiting_pg": (
+        "SELECT trial_id FROM trials WHERE study_id = :sid AND state = 0 ORDER BY number "
+        "LIMIT 1 FOR UPDATE SKIP LOCKED"
+    ),
+    "claim": (
+        "UPDATE trials SET state = 1, t_start = :now, heartbeat = :now, worker = :worker, "
+        "seq = :seq WHERE trial_id = :tid RETURNING {cols}"
+    ),
+    "lock_trial": (
+        "SELECT study_id, state, number, params_json, dists_json, user_attrs_json "
+        "FROM trials WHERE trial_id = :tid"
+    ),
+    "lock_trial_pg": (
+        "SELECT study_id, state, number, params_json, dists_json, user_attrs_json "
+        "FROM trials WHERE trial_id = :tid FOR UPDATE"
+    ),
+    "update_running": (
+        "UPDATE trials SET params_json = :params, dists_json = :dists, user_attrs_json = :ua, "
+        "heartbeat = COALESCE(:hb, heartbeat) WHERE trial_id = :tid"
+    ),
+    "finish": (
+        "UPDATE trials SET state = :state, values_json = :values, params_json = :params, "
+        "dists_json = :dists, user_attrs_json = :ua, cpu_time = :cpu, error = :error, "
+        "t_complete = :now, t_start = COALESCE(t_start, :now), seq = :seq "
+        "WHERE trial_id = :tid RETURNING {cols}"
+    ),
+    "heartbeat": "UPDATE trials SET heartbeat = :now WHERE trial_id = :tid AND state = 1",
+    "reports_of_one": "SELECT trial_id, step, values_json FROM trial_reports WHERE trial_id = :tid",
+    "changes": ("SELECT {cols} FROM trials WHERE study_id = :sid AND seq > :since ORDER BY seq"),
+}
+
+
+def _driver_hint(url: str, exc: Exception) -> str:
+    text = str(exc)
+    if "psycopg" in text or "No module named" in text:
+        return (
+            f"cannot open {url!r}: the PostgreSQL driver is missing ({text}). "
+            'Install it with: pip install "tunesmith[postgresql]"'
+        )
+    return f"cannot open storage URL {url!r}: {text}"
