@@ -31,6 +31,7 @@ class LiveTrial:
         "number",
         "relative",
         "study",
+        "suggested",
         "trial_id",
         "user_attrs",
     )
@@ -55,6 +56,7 @@ class LiveTrial:
         self.internal = internal
         self.external = {n: dists[n].to_external(v) for n, v in internal.items()}
         self.user_attrs = user_attrs
+        self.suggested: set[str] = set()
         self.dirty = False
         self.finished = False
         self.last_report: tuple[float, ...] | None = None
@@ -70,8 +72,8 @@ class LiveTrial:
             self._check_open()
             if not isinstance(name, str) or not name:
                 raise SpaceError(f"parameter names must be non-empty strings, got {name!r}")
-            old = self.dists.get(name)
-            if old is not None:
+            if name in self.suggested:
+                old = self.dists[name]
                 if old != dist:
                     raise SpaceError(
                         f"parameter {name!r} was already suggested in trial {self.number} as "
@@ -103,6 +105,7 @@ class LiveTrial:
             self.dists[name] = dist
             self.internal[name] = internal
             self.external[name] = value
+            self.suggested.add(name)
             self.dirty = True
             return value
 

@@ -109,8 +109,12 @@ class History:
             if col is None:
                 col = self.params[name] = np.full(self._cap, np.nan)
                 self.distributions[name] = dist
-            elif self.distributions[name] != dist and compatible(self.distributions[name], dist):
-                self.distributions[name] = dist  # the newest bounds win
+            else:
+                old = self.distributions[name]
+                # The newest bounds win; a singleton (an enqueued fixed value) yields to
+                # the real distribution as soon as one is seen.
+                if old != dist and (compatible(old, dist) or (old.single() and not dist.single())):
+                    self.distributions[name] = dist
             col[i] = dist.to_internal(trial.params[name])
         if state == _COMPLETE and prev != _COMPLETE:
             names = tuple(trial.distributions)
@@ -195,7 +199,7 @@ class History:
                 )
             return
         old = self.distributions.get(name)
-        if old is not None and not compatible(old, dist):
+        if old is not None and not old.single() and not compatible(old, dist):
             raise SpaceError(
                 f"parameter {name!r} was suggested as {old!r} in earlier trials and now as "
                 f"{dist!r}; a parameter must keep its type, scale and choices within a study. "

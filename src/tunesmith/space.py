@@ -2,11 +2,11 @@
 
 Every parameter has three representations:
 
-* **external** – the value the objective sees (``0.01``, ``7``, ``"rbf"``);
-* **internal** – a float stored in the history and the storage: the number
+* **external**: the value the objective sees (``0.01``, ``7``, ``"rbf"``);
+* **internal**: a float stored in the history and the storage: the number
   itself for :class:`Float` and :class:`Int`, the choice index for
   :class:`Categorical`;
-* **unit** – a float in ``[0, 1]`` in which model-based samplers work. Numeric
+* **unit**: a float in ``[0, 1]`` in which model-based samplers work. Numeric
   parameters map linearly (or logarithmically) onto it, with each allowed value
   of a stepped/integer parameter owning an equal slice of the interval.
   Categorical parameters are modelled by their index, not by a unit value, but

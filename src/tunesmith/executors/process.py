@@ -237,7 +237,7 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
                     break
                 w = idle[0]
                 live = trial._backend
-                preset = {n: (live.dists[n], live.external[n]) for n in live.dists}  # type: ignore[attr-defined]
+                preset = {n: (live.dists[n], live.external[n]) for n in live.suggested}  # type: ignore[attr-defined]
                 w.trial, w.number = trial, trial.number
                 w.send(("run", trial.number, trial.trial_id, preset))
             busy = [w for w in workers if w.trial is not None]
