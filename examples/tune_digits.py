@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         show_progress=True,
     )
 
+    if not study.get_trials([ts.TrialState.COMPLETE]):
+        print("\nNo trial completed yet; run again with a longer --timeout to continue.")
+        return 1
     best = study.best_trial
     print(f"\nTrials: {len(study.trials)} in total, {len(study.trials) - before} in this run.")
     print(f"Best CV accuracy: {best.value:.4f} (trial #{best.number})")

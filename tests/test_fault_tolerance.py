@@ -26,7 +26,9 @@ def _pg_available() -> bool:
     try:
         import psycopg
 
-        with psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", connect_timeout=3):
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 dbname=test user=postgres", connect_timeout=3
+        ):
             return True
     except Exception:
         return False
@@ -158,7 +160,9 @@ def _kill_driver_and_resume(tmp_path: Path, storage: str) -> None:
         if proc.poll() is None:
             proc.kill()
     # Orphaned workers notice and exit by themselves.
-    assert _wait_for(lambda: not any(Path(f"/proc/{p}").exists() and _alive(p) for p in workers), 15)
+    assert _wait_for(
+        lambda: not any(Path(f"/proc/{p}").exists() and _alive(p) for p in workers), 15
+    )
 
     before = _states(storage, "driver-kill")
     assert before[TrialState.COMPLETE] >= 4
@@ -178,9 +182,10 @@ def _kill_driver_and_resume(tmp_path: Path, storage: str) -> None:
     for f in failed:
         assert retried[f.number].params["x"] == f.params["x"]
         assert retried[f.number].state == TrialState.COMPLETE
-    assert len([t for t in trials if t.state == TrialState.COMPLETE]) >= before[
-        TrialState.COMPLETE
-    ] + len(failed) + 2
+    assert (
+        len([t for t in trials if t.state == TrialState.COMPLETE])
+        >= before[TrialState.COMPLETE] + len(failed) + 2
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -252,7 +257,9 @@ def test_ctrl_c_marks_running_trials_and_leaves_storage_consistent(tmp_path, wor
     s = _states(storage, "ctrl-c")
     assert TrialState.RUNNING not in s
     assert s[TrialState.COMPLETE] >= 3
-    interrupted = [t for t in ts.load_study("ctrl-c", storage).trials if t.state == TrialState.FAILED]
+    interrupted = [
+        t for t in ts.load_study("ctrl-c", storage).trials if t.state == TrialState.FAILED
+    ]
     assert len(interrupted) == workers
     assert all("interrupted" in (t.error or "") for t in interrupted)
     assert _wait_for(lambda: not any(_alive(p) for p in workers_before), 10)

@@ -28,7 +28,14 @@ from tunesmith.exceptions import (
     TunesmithError,
     WorkerError,
 )
-from tunesmith.samplers import GridSampler, RandomSampler, Sampler, SamplerContext, SobolSampler
+from tunesmith.samplers import (
+    CmaEsSampler,
+    GridSampler,
+    RandomSampler,
+    Sampler,
+    SamplerContext,
+    SobolSampler,
+)
 from tunesmith.space import Categorical, Float, Int, Space
 from tunesmith.storage import InMemoryStorage, Storage, get_storage
 from tunesmith.study import Study, create_study, delete_study, list_studies, load_study
@@ -38,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Categorical",
+    "CmaEsSampler",
     "DuplicatedStudyError",
     "Float",
     "FrozenTrial",

@@ -54,6 +54,7 @@ class History:
         self._cap = 64
         self.n = 0
         self.states = np.full(self._cap, -1, dtype=np.int8)
+        self.trial_ids = np.full(self._cap, -1, dtype=np.int64)
         self.values = np.full((self._cap, self.n_objectives), np.nan)
         self.pruned_values = np.full((self._cap, self.n_objectives), np.nan)
         self.params: dict[str, np.ndarray] = {}
@@ -83,6 +84,7 @@ class History:
             return
         extra = cap - self._cap
         self.states = np.concatenate([self.states, np.full(extra, -1, dtype=np.int8)])
+        self.trial_ids = np.concatenate([self.trial_ids, np.full(extra, -1, dtype=np.int64)])
         pad = np.full((extra, self.n_objectives), np.nan)
         self.values = np.concatenate([self.values, pad])
         self.pruned_values = np.concatenate([self.pruned_values, pad.copy()])
@@ -100,10 +102,15 @@ class History:
         prev = int(self.states[i])
         state = int(trial.state)
         self.states[i] = state
+        self.trial_ids[i] = trial.trial_id
         if state == _COMPLETE and trial.values is not None:
             self.values[i] = trial.values
-        if state == _PRUNED and trial.intermediate:
-            self.pruned_values[i] = trial.intermediate[max(trial.intermediate)]
+        if state == _PRUNED:
+            # tell() stores a pruned trial's last reported value as its values.
+            if trial.values is not None:
+                self.pruned_values[i] = trial.values
+            elif trial.intermediate:
+                self.pruned_values[i] = trial.intermediate[max(trial.intermediate)]
         for name, dist in trial.distributions.items():
             col = self.params.get(name)
             if col is None:

@@ -279,6 +279,11 @@ class Categorical:
                     "None, bool, int, float or str (map objects to names and back in the "
                     "objective)"
                 )
+            if isinstance(c, float) and math.isnan(c):
+                raise SpaceError(
+                    "Categorical choices cannot be NaN: NaN never equals itself, so it could "
+                    "not be stored or compared; use None or a string such as 'nan'"
+                )
         keys = [_choice_key(c) for c in choices]
         if len(set(keys)) != len(keys):
             raise SpaceError(f"Categorical choices must be distinct, got {list(choices)!r}")

@@ -229,9 +229,17 @@ class Study:
         trial = Trial(live, ft.number, ft.trial_id, self.name)
         if self.space is not None:
             # Define-and-run: resolve the whole declared space now.
-            for name in self.space:
-                if self.space.is_active(name, live.external):
-                    live.suggest(name, self.space[name])
+            try:
+                for name in self.space:
+                    if self.space.is_active(name, live.external):
+                        live.suggest(name, self.space[name])
+            except Exception as exc:  # a fixed value outside the space, a sampler error
+                # Nobody holds this trial: fail it rather than leave it RUNNING forever.
+                live.finished = True
+                self._storage.finish_trial(
+                    ft.trial_id, TrialState.FAILED, error=f"could not propose parameters: {exc}"
+                )
+                raise
             extra = set(fixed) - set(self.space)
             if extra:
                 live.finished = True
@@ -623,10 +631,12 @@ class Study:
         return self._storage.get_trials(self.study_id, None if states is None else list(states))
 
     def _trial_by_number(self, number: int) -> FrozenTrial:
-        for t in self._storage.get_trials(self.study_id):
-            if t.number == number:
-                return t
-        raise TrialNotFoundError(f"no trial number {number}")
+        h = self._sync()
+        with self._hist_lock:
+            trial_id = int(h.trial_ids[number]) if number < h.n else -1
+        if trial_id < 0:
+            raise TrialNotFoundError(f"study {self.name!r} has no trial number {number}")
+        return self._storage.get_trial(trial_id)
 
     @property
     def best_trial(self) -> FrozenTrial:
@@ -672,8 +682,7 @@ class Study:
                 return []
             v = h.signed_values()[complete]
         front = complete[pareto_front_mask(v)]
-        wanted = set(front.tolist())
-        return [t for t in self.get_trials([TrialState.COMPLETE]) if t.number in wanted]
+        return [self._trial_by_number(int(n)) for n in front]
 
     def trials_dataframe(self) -> pd.DataFrame:
         """Trials as a pandas DataFrame (needs ``pandas``: pip install "tunesmith[pandas]")."""

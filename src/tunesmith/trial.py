@@ -173,7 +173,8 @@ class Trial:
         """
         if isinstance(step, bool) or not isinstance(step, int):
             try:
-                if float(step).is_integer():
+                # bool is an int and float("3") works, but neither is a step.
+                if not isinstance(step, bool | str | bytes) and float(step).is_integer():
                     step = int(step)
                 else:
                     raise TypeError
@@ -217,7 +218,8 @@ def _as_value_tuple(value: Any, what: str) -> tuple[float, ...]:
         seq = [value]
     out = []
     for v in seq:
-        if isinstance(v, bool) or v is None:
+        # float("1.5") works, but a string result is a bug in the objective, not a value.
+        if isinstance(v, bool | str | bytes) or v is None:
             raise TypeError(f"{what} must be a number or a sequence of numbers, got {value!r}")
         try:
             out.append(float(v))

@@ -61,6 +61,14 @@ class _PipeBackend:
         return dict(self._user_attrs)
 
 
+class _Stopped(SystemExit):
+    """Raised in the objective when the driver stops this worker (SIGTERM)."""
+
+
+def _on_sigterm(*_: Any) -> None:
+    raise _Stopped(143)
+
+
 def _watch_parent(parent: int) -> None:
     # If the driver dies (kill -9), exit instead of running orphaned trials.
     while True:
@@ -84,6 +92,9 @@ def _encode_exception(exc: BaseException) -> tuple[Any, str, str]:
 def main(argv: list[str]) -> int:
     global _conn_in, _conn_out
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
+    # The driver stops a running objective with SIGTERM: unwind it (finally blocks and
+    # context managers run) instead of dying on the spot.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     from tunesmith.executors._protocol import reader, writer
 
     _conn_in = reader(int(argv[0]))
@@ -121,10 +132,11 @@ def main(argv: list[str]) -> int:
             value = objective(trial)
         except TrialPruned:
             _conn_out.send(("done", "pruned", None, time.process_time() - c0))
-        except (EOFError, BrokenPipeError):
-            return 0  # driver gone mid-trial
+        except (EOFError, BrokenPipeError, _Stopped):
+            return 0  # the driver is gone or stopped us: it accounts for the trial
         except BaseException as exc:
-            _conn_out.send(("done", "error", _encode_exception(exc), time.process_time() - c0))
+            if not _send(("done", "error", _encode_exception(exc), time.process_time() - c0)):
+                return 0
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 return 1
         else:
@@ -132,7 +144,17 @@ def main(argv: list[str]) -> int:
                 pickle.dumps(value)
             except Exception:
                 value = repr(value)  # the driver rejects it with a clear message
-            _conn_out.send(("done", "ok", value, time.process_time() - c0))
+            if not _send(("done", "ok", value, time.process_time() - c0)):
+                return 0
+
+
+def _send(msg: Any) -> bool:
+    """Send to the driver; False if it is gone."""
+    try:
+        _conn_out.send(msg)
+    except (OSError, EOFError):
+        return False
+    return True
 
 
 if __name__ == "__main__":

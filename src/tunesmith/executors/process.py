@@ -10,6 +10,7 @@ allows retries) and a new worker takes its place.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -85,22 +86,26 @@ class _Worker:
     def send(self, msg: Any) -> None:
         self.send_conn.send(msg)
 
-    def close(self, kill: bool = False) -> None:
+    def close(self, how: str = "exit", grace: float = 2.0) -> None:
+        """Stop the worker: ``"exit"`` asks an idle one to leave, ``"term"`` interrupts a
+        running objective (SIGTERM: its ``finally`` blocks and context managers run, so
+        subprocesses it started are cleaned up), ``"kill"`` is SIGKILL. A worker still
+        alive after ``grace`` seconds is killed."""
         self.alive = False
-        if not kill:
-            try:
+        if how == "exit":
+            with contextlib.suppress(OSError):
                 self.send_conn.send(("exit",))
-            except OSError:
-                pass
-        for c in (self.send_conn, self.recv_conn):
-            try:
-                c.close()
-            except OSError:
-                pass
-        try:
-            if kill:
+        elif how == "term":
+            with contextlib.suppress(OSError):
+                self.proc.terminate()
+        else:
+            with contextlib.suppress(OSError):
                 self.proc.kill()
-            self.proc.wait(timeout=5)
+        for c in (self.send_conn, self.recv_conn):
+            with contextlib.suppress(OSError):
+                c.close()
+        try:
+            self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -197,7 +202,7 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
     def on_death(w: _Worker) -> None:
         nonlocal deaths
         how = _exit_description(w.proc)
-        w.close(kill=True)
+        w.close("kill")
         workers.remove(w)
         if w.number is not None:
             number = w.number
@@ -209,6 +214,9 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
             state.finished += 1
             state.n_failed += 1
             if ft is not None:
+                if ft.retries < study.max_retries:
+                    # The retry continues this trial; it does not use up the budget.
+                    state.started -= 1
                 for cb in state.callbacks:
                     cb(study, ft)
             state._update_progress()
@@ -248,7 +256,7 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
             for conn in ready:
                 w = next(x for x in workers if x.recv_conn is conn)
                 try:
-                    msg = conn.recv()
+                    msg = w.recv_conn.recv()
                 except (EOFError, OSError):
                     on_death(w)
                     continue
@@ -267,4 +275,4 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
         raise
     finally:
         for w in workers:
-            w.close(kill=True)
+            w.close("term" if w.number is not None else "exit")

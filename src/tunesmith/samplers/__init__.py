@@ -7,11 +7,13 @@ from typing import Any
 
 from tunesmith.exceptions import TunesmithError
 from tunesmith.samplers.base import Sampler, SamplerContext
+from tunesmith.samplers.cmaes import CmaEsSampler
 from tunesmith.samplers.grid import GridSampler
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.samplers.sobol import SobolSampler
 
 __all__ = [
+    "CmaEsSampler",
     "GridSampler",
     "RandomSampler",
     "Sampler",
@@ -21,6 +23,9 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Sampler]] = {
+    "cmaes": CmaEsSampler,
+    "cmaessampler": CmaEsSampler,
+    "cma-es": CmaEsSampler,
     "random": RandomSampler,
     "randomsampler": RandomSampler,
     "sobol": SobolSampler,
@@ -49,7 +54,7 @@ def make_sampler(spec: str | Mapping[str, Any] | Sampler | None) -> Sampler | No
     name = str(args.pop("name")).lower()
     cls = _REGISTRY.get(name)
     if cls is None:
-        known = sorted({c.__name__ for c in _REGISTRY.values()})
+        known = sorted(k for k in _REGISTRY if not k.endswith("sampler"))
         raise TunesmithError(f"unknown sampler {spec['name']!r}; known samplers: {known}")
     try:
         return cls(**args)

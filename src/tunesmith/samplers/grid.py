@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,12 +64,15 @@ class GridSampler(Sampler):
                 vals = list(values)
                 if not vals:
                     raise SpaceError(f"grid for {name!r} has no values")
-                Categorical(vals)  # same value rules as choices (and distinct)
-                self.grid[name] = vals
+                # Same value rules as choices (and distinct); numpy scalars (np.linspace,
+                # np.arange) become Python numbers, so the grid can be stored as JSON.
+                self.grid[name] = list(Categorical(vals).choices)
         self._lock = threading.Lock()
         self._cache_key: Any = None
         self._points: list[dict[str, Any]] = []
         self._order: np.ndarray = np.empty(0, dtype=int)
+        # history -> {trial number: point index} for points handed out by this process
+        self._handed: weakref.WeakKeyDictionary[Any, dict[int, int]] = weakref.WeakKeyDictionary()
 
     # -- the grid --------------------------------------------------------------
     def _space(self, ctx: SamplerContext) -> Space:
@@ -99,6 +103,7 @@ class GridSampler(Sampler):
                 np.random.default_rng([ctx.seed & 0xFFFFFFFF, 0x6A1D]).shuffle(order)
             self._order = order
             self._cache_key = key
+            self._handed = weakref.WeakKeyDictionary()
 
     def _used(self, ctx: SamplerContext) -> np.ndarray:
         """Mask over grid points already taken by a trial in any state."""
@@ -106,28 +111,54 @@ class GridSampler(Sampler):
         used = np.zeros(len(self._points), dtype=bool)
         if h.n == 0:
             return used
-        names = list(self._points[0]) if self._points else []
-        if not names:
+        # Points of a conditional space lack their inactive parameters: compare over the
+        # union of names, with None standing for "absent" on both sides.
+        names = list(dict.fromkeys(n for p in self._points for n in p))
+        if not names or not any(n in h.params for n in names):
             return used
         taken = h.states[: h.n] >= int(TrialState.WAITING)
-        cols = []
-        for n in names:
-            if n not in h.params:
-                return used
-            cols.append(h.column(n))
-        hist = np.stack(cols, axis=1)[taken]
-        hist = hist[~np.isnan(hist).any(axis=1)]
+        hist = np.stack([h.column(n) for n in names], axis=1)[taken]
         if hist.size == 0:
             return used
-        dists = {n: h.distributions[n] for n in names}
-        seen = {tuple(r) for r in hist.tolist()}
+        seen = {tuple(None if v != v else v for v in r) for r in hist.tolist()}
         for i, p in enumerate(self._points):
-            try:
-                key = tuple(dists[n].to_internal(p[n]) for n in names)
-            except (SpaceError, ValueError, TypeError):
-                continue
-            used[i] = key in seen
+            key: list[Any] = []
+            for n in names:
+                if n not in p:
+                    key.append(None)
+                    continue
+                dist = h.distributions.get(n)
+                if dist is None:
+                    break  # no trial has this parameter yet
+                try:
+                    key.append(dist.to_internal(p[n]))
+                except (SpaceError, ValueError, TypeError):
+                    break
+            else:
+                used[i] = tuple(key) in seen
         return used
+
+    def _pending(self, ctx: SamplerContext) -> np.ndarray:
+        """Mask over points handed to trials of this process that are still running.
+
+        Their parameters may not be in the history yet (define-by-run trials store
+        them with the heartbeat), so without this two running trials could get the
+        same point. Once a trial finished, the history decides whether its point
+        was used.
+        """
+        h = ctx.history
+        pending = np.zeros(len(self._points), dtype=bool)
+        with self._lock:
+            handed = self._handed.get(h)
+            if not handed:
+                return pending
+            for number, idx in list(handed.items()):
+                state = int(h.states[number]) if number < h.n else -1
+                if state > int(TrialState.RUNNING):
+                    del handed[number]  # finished: the history knows its parameters
+                elif idx < len(pending):
+                    pending[idx] = True
+        return pending
 
     def n_points_total(self, ctx: SamplerContext) -> int:
         self._ensure(ctx)
@@ -135,7 +166,7 @@ class GridSampler(Sampler):
 
     def is_exhausted(self, ctx: SamplerContext) -> bool:
         self._ensure(ctx)
-        return bool(self._used(ctx).all())
+        return bool((self._used(ctx) | self._pending(ctx)).all())
 
     # -- proposals ---------------------------------------------------------------
     def relative_space(self, ctx: SamplerContext) -> Space | None:
@@ -143,10 +174,12 @@ class GridSampler(Sampler):
 
     def sample_relative(self, ctx: SamplerContext, number: int, space: Space) -> dict[str, Any]:
         self._ensure(ctx)
-        used = self._used(ctx)
+        used = self._used(ctx) | self._pending(ctx)
         free = [i for i in self._order if not used[i]]
         if not free:
             raise SamplerExhausted(f"all {len(self._points)} grid points have been tried")
+        with self._lock:
+            self._handed.setdefault(ctx.history, {})[number] = int(free[0])
         return dict(self._points[free[0]])
 
     def sample_independent(

@@ -5,6 +5,9 @@ Rules every backend follows (checked by ``tests/storage/test_conformance.py``):
 * Trial numbers are dense per study (0, 1, 2, ...) and never reused.
 * A finished trial (COMPLETE, PRUNED, FAILED) is immutable: finishing or
   changing it again raises :class:`~tunesmith.exceptions.TrialFinishedError`.
+* A COMPLETE trial has finite values; creating or finishing one without them
+  raises :class:`ValueError`.
+* Attributes come back as JSON would return them (tuples as lists, string keys).
 * :meth:`Storage.claim_waiting_trial` hands each WAITING trial to exactly one
   caller, across threads, processes and machines.
 * Every state change bumps the study's change sequence; :meth:`Storage.get_changes`

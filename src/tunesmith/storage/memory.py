@@ -3,6 +3,8 @@ between processes (parallel workers still work: the driver owns the storage)."""
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +20,7 @@ from tunesmith.space import Distribution
 from tunesmith.storage._common import (
     best_of,
     build_frozen,
+    check_finished_values,
     check_json,
     check_params,
     not_found_message,
@@ -26,6 +29,18 @@ from tunesmith.storage.base import Storage, StudyRecord, StudySummary
 from tunesmith.trial import FrozenTrial, TrialState
 
 __all__ = ["InMemoryStorage"]
+
+
+def _json_copy(what: str, value: Any) -> Any:
+    """The value as a SQL storage would return it (tuples become lists, keys strings),
+    and a copy: later changes to the caller's object do not leak into the storage."""
+    return json.loads(check_json(what, value))
+
+
+def _json_attrs(attrs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not attrs:
+        return None
+    return {k: _json_copy(f"user attribute {k!r}", v) for k, v in attrs.items()}
 
 
 class _TrialRec:
@@ -137,11 +152,10 @@ class InMemoryStorage(Storage):
                     f"a study named {name!r} already exists; pass load_if_exists=True to "
                     "continue it, or choose another name"
                 )
-            for k, v in (attrs or {}).items():
-                check_json(f"study attribute {k!r}", v)
+            stored = {k: _json_copy(f"study attribute {k!r}", v) for k, v in (attrs or {}).items()}
             rec = StudyRecord(self._next_study, name, tuple(directions), time.time())
             self._next_study += 1
-            self._studies[rec.study_id] = _StudyRec(rec, dict(attrs or {}))
+            self._studies[rec.study_id] = _StudyRec(rec, stored)
             self._names[name] = rec.study_id
             return rec
 
@@ -184,13 +198,13 @@ class InMemoryStorage(Storage):
                 self._trials.pop(t.trial_id, None)
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
-        check_json(f"study attribute {key!r}", value)
+        value = _json_copy(f"study attribute {key!r}", value)
         with self._lock:
             self._study(study_id).attrs[key] = value
 
     def get_study_attrs(self, study_id: int) -> dict[str, Any]:
         with self._lock:
-            return dict(self._study(study_id).attrs)
+            return copy.deepcopy(self._study(study_id).attrs)
 
     # -- trials --------------------------------------------------------------
     def _changed(self, s: _StudyRec, t: _TrialRec) -> None:
@@ -215,8 +229,8 @@ class InMemoryStorage(Storage):
         datetime_complete: float | None = None,
     ) -> FrozenTrial:
         check_params(params or {}, distributions or {})
-        for k, v in (user_attrs or {}).items():
-            check_json(f"user attribute {k!r}", v)
+        check_finished_values(values, TrialState(state))
+        user_attrs = _json_attrs(user_attrs)
         now = time.time()
         with self._lock:
             s = self._study(study_id)
@@ -278,12 +292,13 @@ class InMemoryStorage(Storage):
         user_attrs: Mapping[str, Any] | None = None,
         heartbeat: float | None = None,
     ) -> None:
-        for k, v in (user_attrs or {}).items():
-            check_json(f"user attribute {k!r}", v)
+        user_attrs = _json_attrs(user_attrs)
         with self._lock:
             t = self._running(trial_id)
+            changed = False
             if params:
                 check_params(params, {**t.dists, **(distributions or {})})
+                changed = any(t.params.get(k) != v for k, v in params.items())
                 t.params.update(params)
                 t.dists.update(distributions or {})
             if user_attrs:
@@ -291,6 +306,8 @@ class InMemoryStorage(Storage):
             if heartbeat is not None:
                 t.heartbeat = heartbeat
             t.frozen = None
+            if changed:  # other samplers should see new params of running trials
+                self._changed(self._studies[t.study_id], t)
 
     def report(self, trial_id: int, step: int, values: Sequence[float]) -> None:
         with self._lock:
@@ -312,8 +329,8 @@ class InMemoryStorage(Storage):
     ) -> FrozenTrial:
         if not TrialState(state).is_finished():
             raise ValueError(f"finish_trial needs a finished state, got {TrialState(state).name}")
-        for k, v in (user_attrs or {}).items():
-            check_json(f"user attribute {k!r}", v)
+        check_finished_values(values, TrialState(state))
+        user_attrs = _json_attrs(user_attrs)
         with self._lock:
             t = self._running(trial_id)
             if params:

@@ -33,6 +33,7 @@ from tunesmith.space import Distribution, distribution_from_dict, distribution_t
 from tunesmith.storage._common import (
     best_of,
     build_frozen,
+    check_finished_values,
     check_json,
     check_params,
     not_found_message,
@@ -88,6 +89,8 @@ class SQLStorage(Storage):
         self._sa = sa
         self._t = _schema
         self.url = url
+        #: the URL with any password masked, for messages
+        self.safe_url = _mask(url)
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -206,11 +209,11 @@ class SQLStorage(Storage):
                 tables = insp.get_table_names()
                 if tables and "studies" in tables:
                     raise SchemaVersionError(
-                        f"{self.url} has a 'studies' table but no tunesmith_meta table: it was "
+                        f"{self.safe_url} has a 'studies' table but no tunesmith_meta table: it was "
                         "not created by tunesmith. Use another database or file"
                     )
                 if not create:
-                    raise StorageError(f"{self.url} holds no tunesmith storage")
+                    raise StorageError(f"{self.safe_url} holds no tunesmith storage")
                 t.metadata.create_all(conn)
                 conn.execute(
                     t.meta.insert().values(key="schema_version", value=str(t.SCHEMA_VERSION))
@@ -222,13 +225,13 @@ class SQLStorage(Storage):
         version = int(row[0]) if row else 0
         if version < t.SCHEMA_VERSION:
             raise SchemaVersionError(
-                f"the storage {self.url} uses schema version {version}, older than this "
+                f"the storage {self.safe_url} uses schema version {version}, older than this "
                 f"tunesmith's {t.SCHEMA_VERSION}. Stop all workers, back the database up, then "
-                f"run: tunesmith storage upgrade '{self.url}'"
+                f"run: tunesmith storage upgrade '{self.safe_url}'"
             )
         if version > t.SCHEMA_VERSION:
             raise SchemaVersionError(
-                f"the storage {self.url} uses schema version {version}, newer than this "
+                f"the storage {self.safe_url} uses schema version {version}, newer than this "
                 f"tunesmith's {t.SCHEMA_VERSION}; upgrade tunesmith (pip install -U tunesmith)"
             )
 
@@ -244,8 +247,21 @@ class SQLStorage(Storage):
         from tunesmith.storage import _schema as t
 
         engine = sa.create_engine(url)
+        if engine.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction by default: take over BEGIN so a
+            # migration that fails halfway leaves the database as it was.
+            @sa.event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+                dbapi_conn.isolation_level = None
+
+            @sa.event.listens_for(engine, "begin")
+            def _on_begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         try:
             with engine.begin() as conn:
+                if not sa.inspect(conn).has_table(t.meta.name):
+                    raise SchemaVersionError(f"{url} holds no tunesmith storage to upgrade")
                 row = conn.execute(
                     sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
                 ).first()
@@ -308,7 +324,7 @@ class SQLStorage(Storage):
                     )
         except sa.exc.IntegrityError:
             raise DuplicatedStudyError(
-                f"a study named {name!r} already exists in {self.url}; pass "
+                f"a study named {name!r} already exists in {self.safe_url}; pass "
                 "load_if_exists=True to continue it, or choose another name"
             ) from None
         return StudyRecord(sid, name, tuple(directions), created)
@@ -378,19 +394,31 @@ class SQLStorage(Storage):
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         sa, t = self._sa, self._t
         text = check_json(f"study attribute {key!r}", value)
-        with self._write() as conn:
-            updated = conn.execute(
-                t.study_attrs.update()
-                .where(t.study_attrs.c.study_id == study_id, t.study_attrs.c.key == key)
-                .values(value=text)
-            ).rowcount
-            if not updated:
-                exists = conn.execute(
-                    sa.select(t.studies.c.study_id).where(t.studies.c.study_id == study_id)
-                ).first()
-                if exists is None:
-                    raise StudyNotFoundError(f"no study with id {study_id} (was it deleted?)")
-                conn.execute(t.study_attrs.insert().values(study_id=study_id, key=key, value=text))
+        for attempt in range(2):
+            try:
+                with self._write() as conn:
+                    updated = conn.execute(
+                        t.study_attrs.update()
+                        .where(t.study_attrs.c.study_id == study_id, t.study_attrs.c.key == key)
+                        .values(value=text)
+                    ).rowcount
+                    if not updated:
+                        exists = conn.execute(
+                            sa.select(t.studies.c.study_id).where(t.studies.c.study_id == study_id)
+                        ).first()
+                        if exists is None:
+                            raise StudyNotFoundError(
+                                f"no study with id {study_id} (was it deleted?)"
+                            )
+                        conn.execute(
+                            t.study_attrs.insert().values(study_id=study_id, key=key, value=text)
+                        )
+                return
+            except sa.exc.IntegrityError:
+                # PostgreSQL: another process inserted the same new key first (READ
+                # COMMITTED lets both see it missing); the retry updates its row.
+                if attempt:
+                    raise
 
     def get_study_attrs(self, study_id: int) -> dict[str, Any]:
         sa, t = self._sa, self._t
@@ -458,6 +486,7 @@ class SQLStorage(Storage):
         params = dict(params or {})
         dists = dict(distributions or {})
         check_params(params, dists)
+        check_finished_values(values, TrialState(state))
         ua_text = "{}"
         if user_attrs:
             ua_text = check_json("user attributes", dict(user_attrs))
@@ -579,7 +608,13 @@ class SQLStorage(Storage):
             values = self._merge(row, params, distributions, user_attrs)
             values["tid"] = trial_id
             values["hb"] = heartbeat
-            self._exec(conn, "update_running", values)
+            if values["params"] != row[3]:
+                # New parameters of a running trial are news to other processes' samplers
+                # (constant liar, grid bookkeeping): advance the change sequence.
+                _, values["seq"] = self._bump(conn, row[0])
+                self._exec(conn, "update_running_seq", values)
+            else:
+                self._exec(conn, "update_running", values)
 
     def report(self, trial_id: int, step: int, values: Sequence[float]) -> None:
         text = _dumps([float(v) for v in values])
@@ -604,6 +639,7 @@ class SQLStorage(Storage):
         state = TrialState(state)
         if not state.is_finished():
             raise ValueError(f"finish_trial needs a finished state, got {state.name}")
+        check_finished_values(values, state)
         vals = None if values is None else [float(v) for v in values]
         now = time.time()
         with self._write() as conn:
@@ -838,6 +874,10 @@ _SQL = {
         "SELECT study_id, state, number, params_json, dists_json, user_attrs_json "
         "FROM trials WHERE trial_id = :tid FOR UPDATE"
     ),
+    "update_running_seq": (
+        "UPDATE trials SET params_json = :params, dists_json = :dists, user_attrs_json = :ua, "
+        "heartbeat = COALESCE(:hb, heartbeat), seq = :seq WHERE trial_id = :tid"
+    ),
     "update_running": (
         "UPDATE trials SET params_json = :params, dists_json = :dists, user_attrs_json = :ua, "
         "heartbeat = COALESCE(:hb, heartbeat) WHERE trial_id = :tid"
@@ -852,6 +892,15 @@ _SQL = {
     "reports_of_one": "SELECT trial_id, step, values_json FROM trial_reports WHERE trial_id = :tid",
     "changes": ("SELECT {cols} FROM trials WHERE study_id = :sid AND seq > :since ORDER BY seq"),
 }
+
+
+def _mask(url: str) -> str:
+    try:
+        import sqlalchemy as sa
+
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def _driver_hint(url: str, exc: Exception) -> str:
