@@ -248,3 +248,19 @@ def test_user_attrs_and_params_go_through_the_backend(handle):
     assert trial.params == {"d": 0}
     assert trial.should_prune() is True
     assert repr(trial) == "Trial(number=4, params={'d': 0})"
+
+
+def test_frozen_trial_pickles_and_stays_read_only():
+    import copy
+    import pickle
+    from types import MappingProxyType
+
+    import tunesmith as ts
+
+    study = ts.create_study(seed=0)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    trial = study.trials[0]
+    back = pickle.loads(pickle.dumps(trial))
+    assert back == trial
+    assert isinstance(back.params, MappingProxyType)
+    assert copy.deepcopy(trial) == trial

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -95,12 +95,26 @@ class FrozenTrial:
     def last_step(self) -> int | None:
         return max(self.intermediate) if self.intermediate else None
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Read-only mapping views cannot be pickled: send plain dicts, re-wrap on load.
+        state = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            state[f.name] = dict(v) if isinstance(v, MappingProxyType) else v
+        return (_rebuild_frozen, (state,))
+
     def __repr__(self) -> str:
         vals = None if self.values is None else list(self.values)
         return (
             f"FrozenTrial(number={self.number}, state={self.state.name}, values={vals}, "
             f"params={dict(self.params)})"
         )
+
+
+def _rebuild_frozen(state: dict[str, Any]) -> FrozenTrial:
+    for key in ("params", "distributions", "intermediate", "user_attrs", "system_attrs"):
+        state[key] = MappingProxyType(state[key])
+    return FrozenTrial(**state)
 
 
 class TrialBackend(Protocol):
