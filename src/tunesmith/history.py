@@ -62,6 +62,7 @@ class History:
         self._first_params: tuple[str, ...] | None = None
         self._intersection: dict[str, Distribution] | None = None
         self._seq = 0
+        self._n_waiting = 0
         #: bumped whenever the content changes; samplers may cache models on it.
         self.version = 0
 
@@ -101,6 +102,7 @@ class History:
             self.n = i + 1
         prev = int(self.states[i])
         state = int(trial.state)
+        self._n_waiting += (state == _WAITING) - (prev == _WAITING)
         self.states[i] = state
         self.trial_ids[i] = trial.trial_id
         if state == _COMPLETE and trial.values is not None:
@@ -147,7 +149,7 @@ class History:
 
     def has_waiting(self) -> bool:
         """Whether any trial is queued (WAITING), as of the last sync."""
-        return bool(np.any(self.states[: self.n] == _WAITING))
+        return self._n_waiting > 0
 
     @property
     def n_complete(self) -> int:
