@@ -35,6 +35,7 @@ from tunesmith.samplers import (
     Sampler,
     SamplerContext,
     SobolSampler,
+    TPESampler,
 )
 from tunesmith.space import Categorical, Float, Int, Space
 from tunesmith.storage import InMemoryStorage, Storage, get_storage
@@ -59,6 +60,7 @@ __all__ = [
     "SamplerExhausted",
     "SchemaVersionError",
     "SobolSampler",
+    "TPESampler",
     "Space",
     "SpaceError",
     "SpecError",

@@ -84,6 +84,20 @@ def test_describe_rebuilds_the_same_sampler_and_pickles():
     assert "TPESampler(" in repr(s)
 
 
+def test_registry_builds_it_from_a_name_or_its_description():
+    from tunesmith.samplers import _REGISTRY, make_sampler
+
+    if "tpe" not in _REGISTRY:
+        pytest.skip("TPESampler is not registered in tunesmith.samplers yet")
+    assert isinstance(make_sampler("tpe"), TPESampler)
+    s = TPESampler(gamma=0.25, constant_liar=False, seed=3)
+    rebuilt = make_sampler(s.describe())
+    assert isinstance(rebuilt, TPESampler) and rebuilt.describe() == s.describe()
+    study = ts.create_study(sampler="tpe", seed=0)
+    study.optimize(quad4, n_trials=12)
+    assert isinstance(study.sampler, TPESampler)
+
+
 def test_pickled_sampler_keeps_working_and_gives_the_same_proposals():
     a = ts.create_study(sampler=TPESampler(seed=1), space=MIXED)
     a.optimize(mixed_objective, n_trials=15)
@@ -178,6 +192,16 @@ def test_two_workers_give_the_sequential_startup_and_valid_model_proposals():
         MIXED.validate(t.params)
 
 
+def test_two_workers_define_by_run():
+    study = ts.create_study(sampler=TPESampler(seed=2, n_startup_trials=4))
+    study.optimize(quad4, n_trials=12, n_workers=2)
+    trials = study.trials
+    assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:
+        assert -5 <= t.params["x"] <= 5 and t.params["k"] in range(-5, 6)
+    assert len({(t.params["x"], t.params["y"]) for t in trials}) == 12
+
+
 # -- spaces ------------------------------------------------------------------------------
 def test_respects_bounds_types_log_step_and_categorical():
     study = ts.create_study(sampler=TPESampler(seed=0, n_startup_trials=5), space=MIXED)
@@ -254,13 +278,29 @@ def test_define_by_run_conditional_and_late_parameters():
     assert groups == [("kind", "x"), ("late",), ("ya",), ("yb",)]
 
 
+def sphere2(trial: ts.Trial) -> float:
+    x = trial.suggest_float("x", -5, 5)
+    y = trial.suggest_float("y", -5, 5)
+    return (x - 1) ** 2 + (y + 0.5) ** 2
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"multivariate": False}, {"group": False}, {"consider_endpoints": True}]
 )
 def test_other_modes_run_and_optimize(kwargs):
+    for seed in (0, 1):
+        study = ts.create_study(sampler=TPESampler(seed=seed, **kwargs))
+        study.optimize(sphere2, n_trials=40)
+        assert study.best_value < 0.5  # random search: 2.6 on average
     study = ts.create_study(sampler=TPESampler(seed=0, **kwargs))
-    study.optimize(quad4, n_trials=40)
-    assert study.best_value < 4.0
+    study.optimize(quad4, n_trials=20)
+    space = TPESampler().relative_space(study._ctx())
+    assert space is not None
+    groups = groups_of(study.sampler, study, space)  # type: ignore[arg-type]
+    if kwargs.get("multivariate") is False:
+        assert groups == [("c",), ("k",), ("x",), ("y",)]
+    else:
+        assert groups == [("c", "k", "x", "y")]
 
 
 # -- model quality -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from tunesmith.samplers.cmaes import CmaEsSampler
 from tunesmith.samplers.grid import GridSampler
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.samplers.sobol import SobolSampler
+from tunesmith.samplers.tpe import TPESampler
 
 __all__ = [
     "CmaEsSampler",
@@ -19,6 +20,7 @@ __all__ = [
     "Sampler",
     "SamplerContext",
     "SobolSampler",
+    "TPESampler",
     "make_sampler",
 ]
 
@@ -31,6 +33,8 @@ _REGISTRY: dict[str, type[Sampler]] = {
     "sobol": SobolSampler,
     "sobolsampler": SobolSampler,
     "qmc": SobolSampler,
+    "tpe": TPESampler,
+    "tpesampler": TPESampler,
     "grid": GridSampler,
     "gridsampler": GridSampler,
 }

@@ -7,10 +7,8 @@ Following Optuna's GPSampler and BoTorch's ``optimize_acqf``:
 2. pick ``n_starts`` starting points: the best candidate, the caller's seeds (the
    best observed point) and the rest by Boltzmann/roulette sampling of the
    candidates (probability proportional to ``exp(standardized value)``);
-3. from every start, alternate (a) one L-BFGS-B run over the continuous
-   coordinates, batched over all starts (the objective is the sum of the starts'
-   values, whose gradient is block-separable, so one SciPy call serves all starts),
-   with (b) a coordinate sweep over the discrete coordinates: every allowed value
+3. from every start, alternate (a) an L-BFGS-B run over the continuous
+   coordinates (independent runs, evaluations batched across starts), with (b) a coordinate sweep over the discrete coordinates: every allowed value
    of small integer/stepped ranges, every choice of a categorical, and for large
    integer ranges (relaxed to continuous in step (a), then snapped) the neighbours
    at 1, 2, 4, ... steps; until a sweep changes nothing;
@@ -27,13 +25,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
+from tunesmith.samplers._gp.batched_lbfgsb import batched_lbfgsb
 from tunesmith.samplers._gp.kernel import FeatureMap
 from tunesmith.space import Categorical, Distribution, Float, Int
 
 __all__ = ["Axis", "optimize_acqf"]
 
+_ROULETTE_STANDARDIZE = True
+_SEED_JITTER = 0.0
 #: discrete ranges with at most this many values are searched exhaustively.
 MAX_LEVELS = 32
 _CHUNK = 4096
@@ -133,7 +133,7 @@ def _roulette(values: np.ndarray, k: int, exclude: int, rng: np.random.Generator
     if k <= 0 or not len(idx):
         return np.empty(0, dtype=np.intp)
     v = values[idx]
-    sd = float(np.std(v))
+    sd = float(np.std(v)) if _ROULETTE_STANDARDIZE else 1.0
     w = np.exp((v - v.max()) / (sd if sd > 0 else 1.0))
     k = min(k, len(idx))
     return rng.choice(idx, size=k, replace=False, p=w / w.sum())
@@ -147,46 +147,34 @@ def _lbfgs(
     scale: np.ndarray,
     maxiter: int,
 ) -> np.ndarray:
-    """One batched L-BFGS-B run over coordinates ``dims`` of every start in ``S (s, d)``.
+    """L-BFGS-B over coordinates ``dims`` from every start in ``S (s, d)``, one
+    independent run per start, evaluations batched (:func:`.batched_lbfgsb`).
 
     The search runs in ``u = z * scale`` (``scale`` = inverse lengthscales of ``dims``):
     the kernel depends on ``z`` through ``z / lengthscale`` only, so this equalizes the
     curvature across coordinates (Optuna's preconditioning) and L-BFGS-B needs fewer
     iterations.
     """
-    s = len(S)
     col = np.empty(fmap.d, dtype=np.intp)
     col[fmap.numeric_dims] = np.arange(len(fmap.numeric_dims))
     fcols = col[dims]
-    Z = S.copy()
 
-    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        Z[:, dims] = x.reshape(s, len(dims)) / scale
+    def fun(idx: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Z = S[idx].copy()
+        Z[:, dims] = U / scale
         v, g = acq_grad(fmap.features(Z))
         gz = g[:, fcols] / scale
-        total = float(v.sum())
-        if not np.isfinite(total + float(gz.sum())):  # keep the other starts going
-            bad = ~np.isfinite(v) | ~np.all(np.isfinite(gz), axis=1)
+        bad = ~np.isfinite(v) | ~np.all(np.isfinite(gz), axis=1)
+        if bad.any():  # stop that run without disturbing the others
             v = np.where(bad, -1e10, v)
             gz = np.where(bad[:, None], 0.0, gz)
-            total = float(v.sum())
-        return -total, -gz.ravel()
+        return -v, -gz
 
-    x0 = (S[:, dims] * scale).ravel()
-    bounds = [(0.0, float(b)) for b in np.tile(scale, s)]
+    bounds = np.column_stack([np.zeros(len(dims)), scale])
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        res = minimize(
-            fun,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            # ftol: relative change of the summed LogEI; finer precision of the
-            # maximizer does not change the proposal in any way that matters.
-            options={"maxiter": maxiter, "ftol": 1e-6},
-        )
+        U, _ = batched_lbfgsb(fun, S[:, dims] * scale, bounds, {"maxiter": maxiter})
     out = S.copy()
-    out[:, dims] = np.clip(res.x.reshape(s, len(dims)) / scale, 0.0, 1.0)
+    out[:, dims] = np.clip(U / scale, 0.0, 1.0)
     return out
 
 
@@ -259,7 +247,13 @@ def optimize_acqf(
     top = int(np.argmax(vals))
     starts = [Z[top][None, :]]
     if seeds is not None and len(seeds):
-        starts.append(np.atleast_2d(seeds))
+        sd = np.atleast_2d(np.array(seeds, dtype=float))
+        if _SEED_JITTER > 0:
+            cont = np.array([a.kind == "continuous" for a in axes])
+            scl = np.ones(d) if scale is None else np.asarray(scale, dtype=float)
+            noise = rng.normal(size=sd.shape) * _SEED_JITTER / scl
+            sd[:, cont] = np.clip(sd[:, cont] + noise[:, cont], 0.0, 1.0)
+        starts.append(sd)
     n_more = n_starts - sum(len(s) for s in starts)
     starts.append(Z[_roulette(vals, n_more, top, rng)])
     S = np.concatenate(starts)
