@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -55,6 +56,7 @@ def branin_objective(trial: ts.Trial) -> float:
 
 
 def sphere_objective(trial: ts.Trial) -> float:
+    time.sleep(0.02)  # long enough for the other worker's trial to be running at each ask
     return sum((trial.suggest_float(f"x{i}", -1, 1) - 0.3) ** 2 for i in range(2))
 
 
@@ -420,7 +422,13 @@ def test_gp_failure_falls_back_to_random(monkeypatch, caplog):
 
 def test_optimize_with_two_worker_processes():
     study = ts.create_study(sampler=GPSampler(seed=0, n_startup_trials=4), seed=0)
-    study.optimize(sphere_objective, n_trials=12, n_workers=2)
+    pending: list[float] = []
+
+    def record(study: ts.Study, _ft: object) -> None:
+        pending.append(study.sampler.last_info.get("n_pending", 0.0))
+
+    study.optimize(sphere_objective, n_trials=12, n_workers=2, callbacks=[record])
+    assert max(pending) >= 1  # the other worker's trial was modelled as pending
     trials = study.trials
     assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
     pts = {tuple(sorted(t.params.items())) for t in trials}
