@@ -30,6 +30,7 @@ from tunesmith.exceptions import (
 )
 from tunesmith.samplers import (
     CmaEsSampler,
+    GPSampler,
     GridSampler,
     RandomSampler,
     Sampler,
@@ -50,6 +51,7 @@ __all__ = [
     "DuplicatedStudyError",
     "Float",
     "FrozenTrial",
+    "GPSampler",
     "GridSampler",
     "InMemoryStorage",
     "Int",

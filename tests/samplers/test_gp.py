@@ -9,10 +9,12 @@ import time
 
 import numpy as np
 import pytest
+from scipy.optimize import minimize
 from scipy.special import ndtr
 
 import tunesmith as ts
 from tunesmith.samplers._gp.acquisition import LogEI, dlog_h, log_h
+from tunesmith.samplers._gp.batched_lbfgsb import batched_lbfgsb
 from tunesmith.samplers._gp.kernel import FeatureMap, matern52, matern52_grad
 from tunesmith.samplers._gp.model import (
     GPPosterior,
@@ -185,6 +187,35 @@ def test_logei_gradient_matches_finite_differences_including_the_tail():
                 assert g[i, c] == pytest.approx(fd, rel=1e-4, abs=1e-5)
 
 
+def test_batched_lbfgsb_runs_are_independent_and_match_sequential_runs():
+    rng = np.random.default_rng(0)
+    centers = rng.random((6, 3))
+    x0 = rng.random((6, 3))
+    bounds = np.array([[0.0, 1.0]] * 3)
+
+    def fun(idx: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = X - centers[idx]
+        return (d**2).sum(1) + 0.1 * np.cos(9 * X).sum(1), 2 * d - 0.9 * np.sin(9 * X)
+
+    xs, fs = batched_lbfgsb(fun, x0, bounds, {"maxiter": 100})
+    for i in range(6):
+
+        def one(x: np.ndarray, i: int = i) -> tuple[float, np.ndarray]:
+            v, g = fun(np.array([i]), x[None])
+            return float(v[0]), g[0]
+
+        ref = minimize(one, x0[i], jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * 3)
+        assert np.allclose(xs[i], ref.x) and fs[i] == pytest.approx(ref.fun)
+    again = batched_lbfgsb(fun, x0, bounds, {"maxiter": 100})
+    assert np.array_equal(again[0], xs)
+
+    def broken(idx: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise FloatingPointError("boom")
+
+    with pytest.raises(FloatingPointError):
+        batched_lbfgsb(broken, x0, bounds)
+
+
 # -- targets ----------------------------------------------------------------------------
 
 
@@ -196,6 +227,10 @@ def test_robust_warp_compresses_outliers_and_keeps_order():
     assert w[50] < 50 and w[51] > -50
     core = np.abs(y) < 2
     assert np.allclose(w[core], y[core])
+    import tunesmith.samplers.gp as gp_module
+    from tunesmith.samplers._gp.targets import WARPS
+
+    assert gp_module._WARPS == WARPS
     r = warp(y, "rank")
     assert np.array_equal(np.argsort(r), np.argsort(y)) and abs(r.mean()) < 1e-9
     with pytest.raises(ValueError):
@@ -408,12 +443,12 @@ def test_deterministic_objective_pins_noise_and_cache_is_reused():
 
 
 def test_gp_failure_falls_back_to_random(monkeypatch, caplog):
-    import tunesmith.samplers.gp as gp_module
+    import tunesmith.samplers._gp.model as model_module
 
     def broken(*args, **kwargs):
         raise np.linalg.LinAlgError("boom")
 
-    monkeypatch.setattr(gp_module, "fit_kernel_params", broken)
+    monkeypatch.setattr(model_module, "fit_kernel_params", broken)
     with caplog.at_level(logging.WARNING, logger="tunesmith"):
         study = _run(branin_objective, 0, 8, n_startup_trials=3)
     assert len(study.trials) == 8 and all(t.state == TrialState.COMPLETE for t in study.trials)

@@ -8,6 +8,7 @@ from typing import Any
 from tunesmith.exceptions import TunesmithError
 from tunesmith.samplers.base import Sampler, SamplerContext
 from tunesmith.samplers.cmaes import CmaEsSampler
+from tunesmith.samplers.gp import GPSampler
 from tunesmith.samplers.grid import GridSampler
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.samplers.sobol import SobolSampler
@@ -15,6 +16,7 @@ from tunesmith.samplers.tpe import TPESampler
 
 __all__ = [
     "CmaEsSampler",
+    "GPSampler",
     "GridSampler",
     "RandomSampler",
     "Sampler",
@@ -33,6 +35,8 @@ _REGISTRY: dict[str, type[Sampler]] = {
     "sobol": SobolSampler,
     "sobolsampler": SobolSampler,
     "qmc": SobolSampler,
+    "gp": GPSampler,
+    "gpsampler": GPSampler,
     "tpe": TPESampler,
     "tpesampler": TPESampler,
     "grid": GridSampler,

@@ -8,25 +8,19 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunesmith.samplers._gp.acquisition import LogEI
-from tunesmith.samplers._gp.kernel import FeatureMap
-from tunesmith.samplers._gp.model import (
-    DEFAULT_MIN_NOISE,
-    GPPosterior,
-    KernelParams,
-    fit_kernel_params,
-)
-from tunesmith.samplers._gp.optimize import Axis, optimize_acqf
-from tunesmith.samplers._gp.targets import WARPS, parego_scalarize, standardize, warp
 from tunesmith.samplers.base import Sampler, SamplerContext
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.samplers.sobol import SobolSampler
 from tunesmith.space import Categorical, Distribution, Space
 from tunesmith.trial import TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.samplers._gp.kernel import FeatureMap
+    from tunesmith.samplers._gp.model import GPPosterior
 
 __all__ = ["GPSampler"]
 
@@ -36,6 +30,11 @@ _COMPLETE = int(TrialState.COMPLETE)
 _PRUNED = int(TrialState.PRUNED)
 _PENDING = (int(TrialState.RUNNING), int(TrialState.WAITING))
 _PENDING_MODES = ("believer", "liar", "ignore")
+_WARPS = ("robust", "rank", "none")  # see _gp/targets.py
+
+# The model, acquisition and optimizer (tunesmith.samplers._gp) are imported at the
+# first GP step: scipy.optimize and scipy.linalg add about a second to `import
+# tunesmith` on a small machine, and most studies never use this sampler.
 
 
 @dataclass
@@ -117,8 +116,8 @@ class GPSampler(Sampler):
             raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
         if pending not in _PENDING_MODES:
             raise ValueError(f"pending must be one of {_PENDING_MODES}, got {pending!r}")
-        if warp not in WARPS:
-            raise ValueError(f"warp must be one of {WARPS}, got {warp!r}")
+        if warp not in _WARPS:
+            raise ValueError(f"warp must be one of {_WARPS}, got {warp!r}")
         if not isinstance(n_candidates, int) or n_candidates < 1:
             raise ValueError(f"n_candidates must be a positive integer, got {n_candidates!r}")
         if not isinstance(n_local_search, int) or n_local_search < 1:
@@ -241,9 +240,13 @@ class GPSampler(Sampler):
         has_all: np.ndarray,
         states: np.ndarray,
     ) -> np.ndarray:
+        from tunesmith.samplers._gp import acquisition, kernel, optimize
+
         t0 = time.perf_counter()
         key = (names, tuple(dists), self.deterministic_objective)
-        fmap = FeatureMap(tuple(d.n_choices if isinstance(d, Categorical) else 0 for d in dists))
+        fmap = kernel.FeatureMap(
+            tuple(d.n_choices if isinstance(d, Categorical) else 0 for d in dists)
+        )
         Z_all = _encode(dists, Xint)
         Zo = Z_all[obs]
         y = self._targets(ctx, number, Y[obs])
@@ -261,9 +264,9 @@ class GPSampler(Sampler):
                 yp = np.full(len(Zp), float(np.max(y)))
             acq_post = post.condition_on(Fp, yp)
         best = float(np.min(post.train_mean))
-        acqf = LogEI(acq_post, best)
-        axes = [Axis.of(d) for d in dists]
-        z, _ = optimize_acqf(
+        acqf = acquisition.LogEI(acq_post, best)
+        axes = [optimize.Axis.of(d) for d in dists]
+        z, _ = optimize.optimize_acqf(
             acqf,
             acqf.value_and_grad,
             fmap,
@@ -286,12 +289,14 @@ class GPSampler(Sampler):
         return z
 
     def _targets(self, ctx: SamplerContext, number: int, Y: np.ndarray) -> np.ndarray:
+        from tunesmith.samplers._gp import targets
+
         if Y.shape[1] > 1:
             w = ctx.rng(number, "parego").dirichlet(np.ones(Y.shape[1]))
-            s = parego_scalarize(Y, w)
+            s = targets.parego_scalarize(Y, w)
         else:
             s = Y[:, 0]
-        return standardize(warp(s, self.warp))
+        return targets.standardize(targets.warp(s, self.warp))
 
     def _posterior(
         self, key: tuple[Any, ...], fmap: FeatureMap, F: np.ndarray, y: np.ndarray
@@ -308,19 +313,21 @@ class GPSampler(Sampler):
         ):
             return c.posterior, 0
         init = c.raw if c is not None and c.key == key else None
-        fit = fit_kernel_params(
+        from tunesmith.samplers._gp import model
+
+        fit = model.fit_kernel_params(
             F,
             y,
             fmap.group,
             fmap.d,
-            min_noise=DEFAULT_MIN_NOISE,
+            min_noise=model.DEFAULT_MIN_NOISE,
             deterministic=self.deterministic_objective,
             init=init,
         )
-        params = KernelParams.from_raw(
-            fit.raw, fmap.d, DEFAULT_MIN_NOISE, self.deterministic_objective
+        params = model.KernelParams.from_raw(
+            fit.raw, fmap.d, model.DEFAULT_MIN_NOISE, self.deterministic_objective
         )
-        post = GPPosterior(F, y, params, fmap.group, fit.factors)
+        post = model.GPPosterior(F, y, params, fmap.group, fit.factors)
         self._fit = _Fit(key, F, y, fit.raw, post)
         return post, fit.n_evals
 

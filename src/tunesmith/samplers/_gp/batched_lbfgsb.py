@@ -68,14 +68,22 @@ def batched_lbfgsb(
     posted: dict[int, np.ndarray] = {}
     replies: list[tuple[float, np.ndarray] | None] = [None] * s
     ready = [threading.Event() for _ in range(s)]
-    finished = [False] * s
     errors: list[BaseException] = []
+    # Runs expected to report in the current round (they got a reply in the last one)
+    # and how many have reported (posted a point or finished) so far.
+    expected = [s]
+    arrived = [0]
+
+    def report() -> None:  # under cond
+        arrived[0] += 1
+        if arrived[0] == expected[0]:
+            cond.notify()
 
     def worker(i: int) -> None:
         def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
             with cond:
                 posted[i] = np.array(x, dtype=float, copy=True)
-                cond.notify()
+                report()
             ready[i].wait()
             ready[i].clear()
             reply = replies[i]
@@ -92,8 +100,7 @@ def batched_lbfgsb(
             errors.append(exc)
         finally:
             with cond:
-                finished[i] = True
-                cond.notify()
+                report()
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(s)]
     for t in threads:
@@ -101,11 +108,14 @@ def batched_lbfgsb(
     failure: BaseException | None = None
     while True:
         with cond:
-            cond.wait_for(lambda: all(finished[i] or i in posted for i in range(s)))
-            if not posted:
-                break
+            cond.wait_for(lambda: arrived[0] == expected[0])
             idx = sorted(posted)
-            X = np.stack([posted.pop(i) for i in idx])
+            X = np.stack([posted[i] for i in idx]) if idx else None
+            posted.clear()
+            expected[0] = len(idx)
+            arrived[0] = 0
+        if X is None:
+            break
         try:
             vals, grads = fun(np.array(idx, dtype=np.intp), X) if failure is None else (None, None)
         except BaseException as exc:

@@ -8,10 +8,12 @@ Following Optuna's GPSampler and BoTorch's ``optimize_acqf``:
    best observed point) and the rest by Boltzmann/roulette sampling of the
    candidates (probability proportional to ``exp(standardized value)``);
 3. from every start, alternate (a) an L-BFGS-B run over the continuous
-   coordinates (independent runs, evaluations batched across starts), with (b) a coordinate sweep over the discrete coordinates: every allowed value
-   of small integer/stepped ranges, every choice of a categorical, and for large
-   integer ranges (relaxed to continuous in step (a), then snapped) the neighbours
-   at 1, 2, 4, ... steps; until a sweep changes nothing;
+   coordinates (one independent run per start, the evaluations of all runs
+   batched: :mod:`.batched_lbfgsb`), with (b) a coordinate sweep over the discrete
+   coordinates: every allowed value of small integer/stepped ranges, every choice
+   of a categorical, and for large integer ranges (relaxed to continuous in step
+   (a), then snapped) the neighbours at 1, 2, 4, ... steps; until a sweep changes
+   nothing;
 4. return the best point found.
 
 Shapes: ``d`` model coordinates; ``s`` starts; ``m`` candidates.
@@ -32,8 +34,6 @@ from tunesmith.space import Categorical, Distribution, Float, Int
 
 __all__ = ["Axis", "optimize_acqf"]
 
-_ROULETTE_STANDARDIZE = True
-_SEED_JITTER = 0.0
 #: discrete ranges with at most this many values are searched exhaustively.
 MAX_LEVELS = 32
 _CHUNK = 4096
@@ -133,7 +133,7 @@ def _roulette(values: np.ndarray, k: int, exclude: int, rng: np.random.Generator
     if k <= 0 or not len(idx):
         return np.empty(0, dtype=np.intp)
     v = values[idx]
-    sd = float(np.std(v)) if _ROULETTE_STANDARDIZE else 1.0
+    sd = float(np.std(v))
     w = np.exp((v - v.max()) / (sd if sd > 0 else 1.0))
     k = min(k, len(idx))
     return rng.choice(idx, size=k, replace=False, p=w / w.sum())
@@ -185,10 +185,10 @@ def _sweep(
     dims: np.ndarray,
     S: np.ndarray,
     vals: np.ndarray,
-) -> bool:
-    """Coordinate search over discrete ``dims``, in place; returns whether anything moved."""
-    moved = False
+) -> np.ndarray:
+    """Coordinate search over discrete ``dims``, in place; returns which starts moved."""
     s = len(S)
+    moved = np.zeros(s, dtype=bool)
     for j in dims:
         opts = axes[j].options(S[:, j])
         V = opts.shape[1]
@@ -201,7 +201,7 @@ def _sweep(
         if better.any():
             S[better, j] = opts[better, k[better]]
             vals[better] = bv[better]
-            moved = True
+            moved |= better
     return moved
 
 
@@ -247,13 +247,7 @@ def optimize_acqf(
     top = int(np.argmax(vals))
     starts = [Z[top][None, :]]
     if seeds is not None and len(seeds):
-        sd = np.atleast_2d(np.array(seeds, dtype=float))
-        if _SEED_JITTER > 0:
-            cont = np.array([a.kind == "continuous" for a in axes])
-            scl = np.ones(d) if scale is None else np.asarray(scale, dtype=float)
-            noise = rng.normal(size=sd.shape) * _SEED_JITTER / scl
-            sd[:, cont] = np.clip(sd[:, cont] + noise[:, cont], 0.0, 1.0)
-        starts.append(sd)
+        starts.append(np.atleast_2d(np.array(seeds, dtype=float)))
     n_more = n_starts - sum(len(s) for s in starts)
     starts.append(Z[_roulette(vals, n_more, top, rng)])
     S = np.concatenate(starts)
@@ -263,17 +257,21 @@ def optimize_acqf(
     swept = np.array([j for j, a in enumerate(axes) if a.kind != "continuous"], dtype=np.intp)
     to_snap = [j for j, a in enumerate(axes) if a.kind == "discrete" and a.relaxed]
     cur = _evaluate(acq, fmap, S)
+    todo = np.arange(len(S))  # starts to (re-)optimize over the continuous coordinates
     for _ in range(max_rounds):
-        if len(relaxed):
-            S_new = _lbfgs(acq_grad, fmap, S, relaxed, sc[relaxed], maxiter)
+        if len(relaxed) and len(todo):
+            S_new = _lbfgs(acq_grad, fmap, S[todo], relaxed, sc[relaxed], maxiter)
             for j in to_snap:
                 S_new[:, j] = axes[j].snap(S_new[:, j])
             new = _evaluate(acq, fmap, S_new)
-            # The summed objective may trade one start for another: keep each start's best.
-            better = new > cur
-            S[better] = S_new[better]
-            cur[better] = new[better]
-        if not len(swept) or not _sweep(acq, fmap, axes, swept, S, cur):
+            # Snapping relaxed integers can lower the value: keep each start's best.
+            better = new > cur[todo]
+            S[todo[better]] = S_new[better]
+            cur[todo[better]] = new[better]
+        if not len(swept):
+            break
+        todo = np.flatnonzero(_sweep(acq, fmap, axes, swept, S, cur))
+        if not len(todo):
             break
     i = int(np.argmax(cur))
     if not cur[i] >= vals[top]:  # never worse than the best candidate

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import ndtri
-from scipy.stats import rankdata
 
 __all__ = ["WARPS", "parego_scalarize", "standardize", "warp"]
 
@@ -49,6 +48,8 @@ def warp(y: np.ndarray, method: str) -> np.ndarray:
     if method == "robust":
         return _robust_compress(y)
     if method == "rank":
+        from scipy.stats import rankdata  # deferred: scipy.stats is slow to import
+
         return np.asarray(ndtri((rankdata(y) - 0.5) / len(y)), dtype=float)
     if method == "none":
         return y.copy()
