@@ -76,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         direction="maximize",
         storage=args.storage,
         space=SPACE,
-        sampler="sobol",
         seed=args.seed,
         load_if_exists=True,
     )

@@ -70,9 +70,9 @@ def test_two_workers_run_in_separate_processes_in_memory():
 
 
 def test_parallel_proposals_equal_sequential_ones_under_a_seed(tmp_path):
-    seq = ts.create_study(seed=11)
+    seq = ts.create_study(sampler="random", seed=11)
     seq.optimize(quadratic, n_trials=12)
-    par = ts.create_study(storage=tmp_path / "p.db", seed=11)
+    par = ts.create_study(storage=tmp_path / "p.db", sampler="random", seed=11)
     par.optimize(quadratic, n_trials=12, n_workers=3)
     by_number = {t.number: dict(t.params) for t in par.trials}
     assert by_number == {t.number: dict(t.params) for t in seq.trials}

@@ -64,7 +64,7 @@ def test_create_study_defaults():
     assert study.directions == ("minimize",)
     assert not study.is_multi_objective
     assert isinstance(study.storage, InMemoryStorage)
-    assert isinstance(study.sampler, ts.RandomSampler)
+    assert isinstance(study.sampler, ts.AutoSampler)
     assert study.space is None
     assert study.trials == []
     assert isinstance(study.seed, int)

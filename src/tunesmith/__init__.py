@@ -29,6 +29,7 @@ from tunesmith.exceptions import (
     WorkerError,
 )
 from tunesmith.samplers import (
+    AutoSampler,
     CmaEsSampler,
     GPSampler,
     GridSampler,
@@ -46,6 +47,7 @@ from tunesmith.trial import FrozenTrial, Trial, TrialState
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoSampler",
     "Categorical",
     "CmaEsSampler",
     "DuplicatedStudyError",

@@ -24,7 +24,8 @@ from tunesmith.exceptions import (
     TunesmithError,
 )
 from tunesmith.history import History
-from tunesmith.samplers import RandomSampler, Sampler, SamplerContext, make_sampler
+from tunesmith.samplers import Sampler, SamplerContext, make_sampler
+from tunesmith.samplers.auto import AutoSampler
 from tunesmith.space import Categorical, Distribution, Float, Int, Space
 from tunesmith.storage import Storage, StudySummary, get_storage
 from tunesmith.storage.base import StudyRecord
@@ -100,7 +101,8 @@ class Study:
                 sampler = make_sampler(desc) if desc else None
             except TunesmithError:
                 sampler = None
-        self.sampler: Sampler = sampler if sampler is not None else RandomSampler()
+        self.sampler: Sampler = sampler if sampler is not None else AutoSampler()
+        self._decision: dict[str, Any] | None = attrs.get(_SYS + "auto_sampler")
         self.pruner = pruner
         self._history = History(storage, record.study_id, record.directions)
         self._hist_lock = threading.RLock()
@@ -167,6 +169,24 @@ class Study:
         seed = self.sampler.seed if self.sampler.seed is not None else self.seed
         return SamplerContext(self._history, self.space, int(seed), self.directions)
 
+    def _record_decision(self, ctx: SamplerContext, number: int) -> None:
+        """Store what a choosing sampler (AutoSampler) uses, when it changes."""
+        decision = self.sampler.decision(ctx)
+        if decision is None or decision == self._decision:
+            return
+        self._decision = decision
+        log = self._storage.get_study_attrs(self.study_id).get(_SYS + "auto_sampler_log", [])
+        log.append({**decision, "trial": number})
+        self._storage.set_study_attr(self.study_id, _SYS + "auto_sampler", decision)
+        self._storage.set_study_attr(self.study_id, _SYS + "auto_sampler_log", log)
+        logger.info(
+            "study %r: trial %d uses %s (%s)",
+            self.name,
+            number,
+            decision["sampler"],
+            decision["reason"],
+        )
+
     def _sample_independent(
         self, number: int, name: str, dist: Distribution, params: Mapping[str, Any]
     ) -> Any:
@@ -208,6 +228,7 @@ class Study:
             dists: dict[str, Distribution] = dict(ft.distributions)
             internal = {n: dists[n].to_internal(v) for n, v in ft.params.items()}
             relative: dict[str, Any] = {}
+            self._record_decision(ctx, ft.number)
             try:
                 rel_space = self.sampler.relative_space(ctx)
                 if rel_space is not None and len(rel_space):
@@ -318,16 +339,28 @@ class Study:
             if live.finished:
                 raise TrialFinishedError(f"trial {number} was already told")
             live.finished = True
-        ft = self._storage.finish_trial(
-            live.trial_id,
-            state,
-            values=vals,
-            params=live.internal or None,
-            distributions=live.dists or None,
-            user_attrs=live.user_attrs or None,
-            cpu_time=cpu_time,
-            error=error,
-        )
+        try:
+            ft = self._storage.finish_trial(
+                live.trial_id,
+                state,
+                values=vals,
+                params=live.internal or None,
+                distributions=live.dists or None,
+                user_attrs=live.user_attrs or None,
+                cpu_time=cpu_time,
+                error=error,
+            )
+        except TrialFinishedError:
+            # Another process declared this trial dead (its heartbeat looked stale, e.g.
+            # on an overloaded machine) and may have re-queued it. The stored record wins.
+            ft = self._storage.get_trial(live.trial_id)
+            warnings.warn(
+                f"trial {number} was marked {ft.state.name} by another process before its "
+                f"result arrived ({ft.error}); the result {values!r} is discarded. Raise "
+                "heartbeat_interval if this machine is heavily loaded",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         with self._hist_lock:
             self._history.apply(ft)
         return ft
@@ -594,6 +627,9 @@ class Study:
         if not force and now - self._last_stale_check < self.heartbeat_interval:
             return []
         self._last_stale_check = now
+        # Refresh our own heartbeats first, so that a delayed heartbeat thread never
+        # makes this process declare its own running trials dead.
+        self._beat()
         stale_before = now - 3.0 * self.heartbeat_interval
         failed = self._storage.fail_stale_trials(self.study_id, stale_before, self.max_retries)
         mine = {lv.trial_id for lv in self._live.values()}
@@ -839,7 +875,7 @@ def create_study(
         _SYS + "seed": int(seed),
         _SYS + "max_retries": max_retries,
         _SYS + "heartbeat_interval": float(heartbeat_interval or DEFAULT_HEARTBEAT),
-        _SYS + "sampler": (sampler_obj or RandomSampler()).describe(),
+        _SYS + "sampler": (sampler_obj or AutoSampler()).describe(),
     }
     if space is not None:
         attrs[_SYS + "space"] = space.to_dict()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tunesmith.exceptions import TunesmithError
+from tunesmith.samplers.auto import AutoSampler
 from tunesmith.samplers.base import Sampler, SamplerContext
 from tunesmith.samplers.cmaes import CmaEsSampler
 from tunesmith.samplers.gp import GPSampler
@@ -15,6 +16,7 @@ from tunesmith.samplers.sobol import SobolSampler
 from tunesmith.samplers.tpe import TPESampler
 
 __all__ = [
+    "AutoSampler",
     "CmaEsSampler",
     "GPSampler",
     "GridSampler",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Sampler]] = {
+    "auto": AutoSampler,
+    "autosampler": AutoSampler,
     "cmaes": CmaEsSampler,
     "cmaessampler": CmaEsSampler,
     "cma-es": CmaEsSampler,

@@ -118,6 +118,11 @@ class Sampler(abc.ABC):
         """Whether the sampler has nothing left to propose (grids)."""
         return False
 
+    def decision(self, ctx: SamplerContext) -> dict[str, Any] | None:
+        """What a sampler that chooses between methods uses now (stored by the study
+        when it changes); None for samplers that do not choose."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """A JSON description stored in the study metadata (and used to rebuild it)."""
         d: dict[str, Any] = {"name": type(self).__name__}
