@@ -963,6 +963,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
             args_text = json.dumps(extra)
             text += " " + (args_text if len(args_text) <= 70 else args_text[:67] + "...")
         print(f"Sampler:     {text}", file=out)
+    for entry in attrs.get("auto_sampler_log") or []:
+        print(
+            f"  from trial {entry.get('trial')}: {entry.get('sampler')} ({entry.get('reason')})",
+            file=out,
+        )
     if "seed" in attrs:
         print(f"Seed:        {attrs['seed']}", file=out)
     if study.space is not None:
