@@ -116,7 +116,8 @@ class AutoSampler(Sampler):
             return Choice("TPESampler", "mostly categorical parameters")
         if h.n_complete >= self.gp_max_trials:
             return Choice("TPESampler", f"{self.gp_max_trials} trials completed (GP cost grows)")
-        return Choice("GPSampler", f"{d} parameters, small budget so far")
+        noun = "parameter" if d == 1 else "parameters"
+        return Choice("GPSampler", f"{d} {noun}, small budget so far")
 
     def _delegate(self, ctx: SamplerContext) -> Sampler:
         name = self.choose(ctx).sampler
