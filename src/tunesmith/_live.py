@@ -74,7 +74,7 @@ class LiveTrial:
                 raise SpaceError(f"parameter names must be non-empty strings, got {name!r}")
             if name in self.suggested:
                 old = self.dists[name]
-                if old != dist:
+                if old is not dist and old != dist:
                     raise SpaceError(
                         f"parameter {name!r} was already suggested in trial {self.number} as "
                         f"{old!r}; suggesting it again as {dist!r} is ambiguous. Use one "

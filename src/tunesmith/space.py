@@ -149,6 +149,16 @@ class Float:
             x = self.low + np.round((x - self.low) / self.step) * self.step
         return np.clip(x, self.low, self.high)
 
+    def value_at(self, u: float) -> float:
+        """External value at unit position ``u`` (a fast scalar :meth:`from_unit`)."""
+        u = 0.0 if u < 0.0 else 1.0 if u > 1.0 else u
+        lo, hi = self._bounds()
+        t = lo + u * (hi - lo)
+        x = math.exp(t) if self.log else t
+        if self.step is not None:
+            x = self.low + round((x - self.low) / self.step) * self.step
+        return min(max(x, self.low), self.high)
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
         if self.log:
@@ -243,6 +253,15 @@ class Int:
         x = self.low + np.round((x - self.low) / self.step) * self.step
         return np.clip(x, self.low, self.high)
 
+    def value_at(self, u: float) -> int:
+        """External value at unit position ``u`` (a fast scalar :meth:`from_unit`)."""
+        u = 0.0 if u < 0.0 else 1.0 if u > 1.0 else u
+        lo, hi = self._bounds()
+        t = lo + u * (hi - lo)
+        x = math.exp(t) if self.log else t
+        k = round((x - self.low) / self.step)
+        return int(min(max(self.low + k * self.step, self.low), self.high))
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
         if self.log:
@@ -318,6 +337,11 @@ class Categorical:
     def from_unit(self, u: np.ndarray | float) -> np.ndarray:
         u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         return np.minimum(np.floor(u * len(self.choices)), len(self.choices) - 1)
+
+    def value_at(self, u: float) -> Any:
+        """The choice at unit position ``u`` (a fast scalar :meth:`from_unit`)."""
+        n = len(self.choices)
+        return self.choices[min(max(int(u * n), 0), n - 1)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}

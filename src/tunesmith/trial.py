@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -160,13 +161,13 @@ class Trial:
         self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
     ) -> float:
         """Suggest a float in ``[low, high]`` (log scale with ``log=True``; on a grid with ``step``)."""
-        return self._backend.suggest(name, Float(low, high, log=log, step=step))
+        return self._backend.suggest(name, _float(low, high, log, step))
 
     def suggest_int(
         self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
     ) -> int:
         """Suggest an integer in ``[low, high]`` (log scale with ``log=True``; every ``step``)."""
-        return self._backend.suggest(name, Int(low, high, log=log, step=step))
+        return self._backend.suggest(name, _int(low, high, log, step))
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
         """Suggest one of ``choices`` (None, bool, int, float or str values)."""
@@ -216,6 +217,32 @@ class Trial:
     @property
     def user_attrs(self) -> dict[str, Any]:
         return self._backend.get_user_attrs()
+
+
+@lru_cache(maxsize=1024)
+def _float_cached(low: float, high: float, log: bool, step: float | None) -> Float:
+    return Float(low, high, log=log, step=step)
+
+
+@lru_cache(maxsize=1024)
+def _int_cached(low: int, high: int, log: bool, step: int) -> Int:
+    return Int(low, high, log=log, step=step)
+
+
+def _float(low: Any, high: Any, log: bool, step: Any) -> Float:
+    # Objectives suggest the same few distributions over and over: build each once.
+    # (Unhashable or odd arguments take the validating constructor directly.)
+    try:
+        return _float_cached(low, high, bool(log), step)
+    except TypeError:
+        return Float(low, high, log=log, step=step)
+
+
+def _int(low: Any, high: Any, log: bool, step: Any) -> Int:
+    try:
+        return _int_cached(low, high, bool(log), step)
+    except TypeError:
+        return Int(low, high, log=log, step=step)
 
 
 def _as_value_tuple(value: Any, what: str) -> tuple[float, ...]:

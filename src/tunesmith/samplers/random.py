@@ -44,4 +44,4 @@ class RandomSampler(Sampler):
         params: Mapping[str, Any],
     ) -> Any:
         # Salted by name: a parameter's value does not depend on the order of suggest calls.
-        return dist.to_external(float(dist.from_unit(ctx.uniform(number, name))))
+        return dist.value_at(ctx.uniform(number, name))
