@@ -5,6 +5,7 @@ These tests start real processes and send real signals.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -200,17 +201,21 @@ def test_driver_killed_sqlite_loses_nothing_and_resumes(tmp_path):
     _kill_driver_and_resume(tmp_path, str(tmp_path / "killed.db"))
 
 
+def _on_postgres(study_name: str, run) -> None:
+    """Run ``run()`` against the PostgreSQL server with no leftover study of that name."""
+    _require_pg()
+    with contextlib.suppress(ts.StudyNotFoundError):
+        ts.delete_study(study_name, PG_URL)
+    try:
+        run()
+    finally:
+        with contextlib.suppress(ts.StudyNotFoundError):
+            ts.delete_study(study_name, PG_URL)
+
+
 @pytest.mark.postgres
 def test_driver_killed_postgres_loses_nothing_and_resumes(tmp_path):
-    _require_pg()
-    try:
-        ts.delete_study("driver-kill", PG_URL)
-    except ts.StudyNotFoundError:
-        pass
-    try:
-        _kill_driver_and_resume(tmp_path, PG_URL)
-    finally:
-        ts.delete_study("driver-kill", PG_URL)
+    _on_postgres("driver-kill", lambda: _kill_driver_and_resume(tmp_path, PG_URL))
 
 
 # -- Ctrl-C ------------------------------------------------------------------------------------
@@ -305,15 +310,7 @@ def test_four_processes_never_share_a_queued_trial_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_four_processes_never_share_a_queued_trial_postgres(tmp_path):
-    _require_pg()
-    try:
-        ts.delete_study("queue", PG_URL)
-    except ts.StudyNotFoundError:
-        pass
-    try:
-        _no_double_claims(tmp_path, PG_URL)
-    finally:
-        ts.delete_study("queue", PG_URL)
+    _on_postgres("queue", lambda: _no_double_claims(tmp_path, PG_URL))
 
 
 def test_sequential_keyboard_interrupt_in_objective_marks_trial(tmp_path):
