@@ -14,6 +14,9 @@ Adapters (``--samplers`` names):
 ``ts-tpe``         tunesmith TPESampler (defaults)
 ``ts-cmaes``       tunesmith CmaEsSampler (defaults)
 ``ts-gp``          tunesmith GPSampler (defaults; skipped when it does not import)
+``ts-tpe-noei``    diagnostic: TPESampler(ei_weights=False) (uniform good-point weights)
+``ts-tpe-indep``   diagnostic: TPESampler(multivariate=False) (one KDE per parameter)
+``ts-tpe-ce``      diagnostic: TPESampler(consider_endpoints=True)
 ``optuna-tpe``     optuna.samplers.TPESampler (defaults)
 ``optuna-gp``      optuna.samplers.GPSampler (defaults)
 ``optuna-cmaes``   optuna.samplers.CmaEsSampler (defaults; categoricals fall back to
@@ -150,6 +153,15 @@ def _run_tunesmith(make: Callable[[int], Any]) -> Callable[[Evaluator, int], Non
         _ask_tell_loop(study, ev)
 
     return run
+
+
+def _ts_tpe_variant(**kwargs: Any) -> Callable[[int], Any]:
+    def make(seed: int) -> Any:
+        import tunesmith as ts
+
+        return ts.TPESampler(seed=seed, **kwargs)
+
+    return make
 
 
 def _ts_gp(seed: int) -> Any:
@@ -368,6 +380,10 @@ ADAPTERS: dict[str, Callable[[Evaluator, int], None]] = {
     "ts-tpe": _run_tunesmith(_ts("TPESampler")),
     "ts-cmaes": _run_tunesmith(_ts("CmaEsSampler")),
     "ts-gp": _run_tunesmith(_ts_gp),
+    # diagnostics (not in the default set): which TPE default drives a difference
+    "ts-tpe-noei": _run_tunesmith(_ts_tpe_variant(ei_weights=False)),
+    "ts-tpe-indep": _run_tunesmith(_ts_tpe_variant(multivariate=False)),
+    "ts-tpe-ce": _run_tunesmith(_ts_tpe_variant(consider_endpoints=True)),
     "optuna-tpe": _run_optuna(_optuna_sampler("tpe")),
     "optuna-gp": _run_optuna(_optuna_sampler("gp")),
     "optuna-cmaes": _run_optuna(_optuna_sampler("cmaes")),
@@ -506,6 +522,7 @@ def run_cell(
         "best_curve": best,
         "best_value": best[-1] if best else None,
         "best_params": ev.params[i_best] if i_best is not None else None,
+        "params": ev.params,
         "sampler_s": [round(x, 6) for x in ev.sampler_s],
         "eval_s": [round(x, 6) for x in ev.eval_s],
         "sampler_total_s": sum(ev.sampler_s),

@@ -249,6 +249,14 @@ def _pair(a: dict[str, Any] | None, b: dict[str, Any] | None, key: str, nd: int 
     return f"{_f(a[key][0], nd)} vs {_f(b[key][0], nd)}"
 
 
+def _diff(a: dict[str, Any], b: dict[str, Any], key: str, nd: int = 1) -> str:
+    """A - B with its standard error (unpaired); ** when |A - B| > 2 se."""
+    (ma, sa), (mb, sb) = a[key], b[key]
+    se = math.sqrt((sa if math.isfinite(sa) else 0) ** 2 + (sb if math.isfinite(sb) else 0) ** 2)
+    star = " **" if se > 0 and abs(ma - mb) > 2 * se else ""
+    return f"{ma - mb:+.{nd}f} ± {se:.{nd}f}{star}"
+
+
 def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict | None) -> str:
     budget = an["budget"]
     res, pm, ov = an["results"], an["problems"], an["overall"]
@@ -271,6 +279,15 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
             f"- Started {runs_meta[0]['started_utc']} (last invocation {m['started_utc']}); "
             f"{m.get('cpu_count')} CPUs, {m.get('jobs')} worker processes, Python {m['python']}",
             f"- Packages: {vers}",
+            "- tunesmith source per invocation: "
+            + "; ".join(
+                f"{mm['started_utc']}: {mm.get('tunesmith_src', 'unknown')}" for mm in runs_meta
+            ),
+            "- Load average (1/5/15 min) at the start of each invocation: "
+            + "; ".join(
+                "/".join(f"{x:.2f}" for x in mm.get("loadavg_at_start", [])) for mm in runs_meta
+            )
+            + " (the machine was shared: sampler times are wall-clock and inflated by other jobs)",
             f"- Budget {budget} evaluations per run; seeds {m.get('seeds')} "
             f"(fewer where set: {m.get('seeds_for') or 'none'}); time limit "
             f"{m.get('time_limit')} s per run",
@@ -355,6 +372,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
                     p,
                     key.replace("_", "-"),
                     _pair(a, b, key, 2),
+                    _diff(a, b, key, 2),
                     f"{_ms(a['time_per_trial_after10_ms'])} vs {_ms(b['time_per_trial_after10_ms'])}",
                     f"{a['n']} / {b['n']}",
                 ]
@@ -362,8 +380,21 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
     if gp_rows:
         lines += ["### GP: `ts-gp` vs `optuna-gp` per problem", ""]
         lines.append(
+            "Difference = ts-gp - optuna-gp in the primary metric (log-regret: lower is better; "
+            "score: higher is better); `**`: beyond twice its standard error. ms/trial after "
+            "startup: mean over evaluations 11-50 (the GP phase)."
+        )
+        lines.append("")
+        lines.append(
             _table(
-                ["problem", "metric", "ts-gp vs optuna-gp", "ms/trial after startup", "seeds"],
+                [
+                    "problem",
+                    "metric",
+                    "ts-gp vs optuna-gp",
+                    "difference ± se",
+                    "ms/trial after startup",
+                    "seeds",
+                ],
                 gp_rows,
             )
         )
@@ -376,13 +407,21 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
                 [
                     p,
                     _pair(a, b, "score"),
+                    _diff(a, b, "score"),
                     _pair(a, b, "log_regret", 2) if "log_regret" in a else "-",
                     f"{_ms(a['time_per_trial_ms'])} vs {_ms(b['time_per_trial_ms'])}",
                 ]
             )
     if tpe_rows:
         lines += ["### TPE: `ts-tpe` vs `optuna-tpe` per problem", ""]
-        lines.append(_table(["problem", "normalized score", "log-regret", "ms/trial"], tpe_rows))
+        lines.append("`**`: the difference exceeds twice its standard error (unpaired seeds).")
+        lines.append("")
+        lines.append(
+            _table(
+                ["problem", "normalized score", "difference ± se", "log-regret", "ms/trial"],
+                tpe_rows,
+            )
+        )
         lines.append("")
 
     # per problem
