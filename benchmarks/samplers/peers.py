@@ -14,6 +14,9 @@ Adapters (``--samplers`` names):
 ``ts-tpe``         tunesmith TPESampler (defaults)
 ``ts-cmaes``       tunesmith CmaEsSampler (defaults)
 ``ts-gp``          tunesmith GPSampler (defaults; skipped when it does not import)
+``ts-auto``        tunesmith AutoSampler (the default of ``create_study``)
+``ts-tpe[k=v,..]`` diagnostic: a tunesmith sampler with keyword arguments (also
+                   ``ts-gp[..]``, ``ts-cmaes[..]``, ``ts-auto[..]``)
 ``ts-tpe-noei``    diagnostic: TPESampler(ei_weights=False) (uniform good-point weights)
 ``ts-tpe-indep``   diagnostic: TPESampler(multivariate=False) (one KDE per parameter)
 ``ts-tpe-ce``      diagnostic: TPESampler(consider_endpoints=True)
@@ -380,6 +383,7 @@ ADAPTERS: dict[str, Callable[[Evaluator, int], None]] = {
     "ts-tpe": _run_tunesmith(_ts("TPESampler")),
     "ts-cmaes": _run_tunesmith(_ts("CmaEsSampler")),
     "ts-gp": _run_tunesmith(_ts_gp),
+    "ts-auto": _run_tunesmith(_ts("AutoSampler")),
     # diagnostics (not in the default set): which TPE default drives a difference
     "ts-tpe-noei": _run_tunesmith(_ts_tpe_variant(ei_weights=False)),
     "ts-tpe-indep": _run_tunesmith(_ts_tpe_variant(multivariate=False)),
@@ -413,6 +417,7 @@ DEFAULT_SAMPLERS = [
     "ts-tpe",
     "ts-cmaes",
     "ts-gp",
+    "ts-auto",
     "optuna-tpe",
     "optuna-gp",
     "optuna-cmaes",
@@ -423,7 +428,7 @@ DEFAULT_SAMPLERS = [
 ]
 
 SAMPLER_SETS = {
-    "ours": ["ts-random", "ts-sobol", "ts-tpe", "ts-cmaes", "ts-gp"],
+    "ours": ["ts-random", "ts-sobol", "ts-tpe", "ts-cmaes", "ts-gp", "ts-auto"],
     "optuna": ["optuna-tpe", "optuna-gp", "optuna-cmaes", "optuna-random"],
     "peers": [
         "optuna-tpe",
@@ -469,10 +474,44 @@ def availability(name: str) -> str | None:
     return None
 
 
+_VARIANT_BASES = {
+    "ts-tpe": "TPESampler",
+    "ts-gp": "GPSampler",
+    "ts-cmaes": "CmaEsSampler",
+    "ts-auto": "AutoSampler",
+}
+
+
+def _variant(name: str) -> Callable[[Evaluator, int], None] | None:
+    """``ts-tpe[magic_clip_exponent=1.0,gamma=0.1]``: a tunesmith sampler with keyword
+    arguments (diagnostics; values are parsed as Python literals)."""
+    import ast
+
+    base, sep, rest = name.partition("[")
+    if not sep or not rest.endswith("]") or base not in _VARIANT_BASES:
+        return None
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, rest[:-1].split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise KeyError(f"bad sampler variant {name!r}: expected key=value, got {item!r}")
+        kwargs[key.strip()] = ast.literal_eval(value.strip())
+    cls_name = _VARIANT_BASES[base]
+
+    def make(seed: int) -> Any:
+        import tunesmith as ts
+
+        return getattr(ts, cls_name)(seed=seed, **kwargs)
+
+    return _run_tunesmith(make)
+
+
 def expand(names: list[str]) -> list[str]:
     out: list[str] = []
     for n in names:
         for s in SAMPLER_SETS.get(n, [n]):
+            if s not in ADAPTERS and (adapter := _variant(s)) is not None:
+                ADAPTERS[s] = adapter
             if s not in ADAPTERS:
                 raise KeyError(f"unknown sampler {s!r}; known: {sorted(ADAPTERS)}")
             if s not in out:
@@ -492,7 +531,7 @@ def run_cell(
     ev = Evaluator(problem, budget, deadline=t0 + time_limit)
     status, error = "ok", None
     try:
-        ADAPTERS[sampler](ev, seed)
+        (ADAPTERS.get(sampler) or _variant(sampler) or ADAPTERS[sampler])(ev, seed)
     except (TimeUp, BudgetDone):
         pass
     except Exception as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith.samplers._blas import single_threaded_blas
 from tunesmith.samplers.base import Sampler, SamplerContext
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.samplers.sobol import SobolSampler
@@ -174,7 +174,7 @@ class GPSampler(Sampler):
             obs |= pruned
         if np.count_nonzero(obs) < max(self.n_startup_trials, 1):
             return self._startup.sample_relative(ctx, number, space)
-        with self._lock, _single_threaded_blas():
+        with self._lock, single_threaded_blas():
             try:
                 z = self._propose(ctx, number, names, dists, Xint, Y, obs, has_all, states)
             except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
@@ -353,26 +353,6 @@ class GPSampler(Sampler):
             if rec is not None and rec[0] == key:
                 rows.append(rec[1][None, :])
         return np.concatenate(rows) if len(rows) > 1 else rows[0]
-
-
-_blas_controller: Any = None
-
-
-def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS to one thread during a GP step, when threadpoolctl is installed.
-
-    The matrices are small (hundreds of rows) and the step makes thousands of tiny
-    BLAS calls (L-BFGS-B's included); waking BLAS worker threads for each costs far
-    more than it saves, by an order of magnitude on a busy 2-core machine.
-    """
-    global _blas_controller
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - optional dependency
-        return contextlib.nullcontext()
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def _encode(dists: list[Distribution], Xint: np.ndarray) -> np.ndarray:

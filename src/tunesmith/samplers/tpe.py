@@ -59,6 +59,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from tunesmith.history import History
+from tunesmith.samplers._blas import single_threaded_blas
 from tunesmith.samplers.base import Sampler, SamplerContext
 from tunesmith.samplers.sobol import SobolSampler
 from tunesmith.space import Categorical, Distribution, Float, Int, Space
@@ -212,7 +213,7 @@ class TPESampler(Sampler):
 
     def sample_relative(self, ctx: SamplerContext, number: int, space: Space) -> dict[str, Any]:
         h = ctx.history
-        with self._lock:
+        with self._lock, single_threaded_blas():
             st = self._state(h)
             fin, run = self._masks(h, number)
             if self._in_startup(fin):
@@ -238,7 +239,7 @@ class TPESampler(Sampler):
         params: Mapping[str, Any],
     ) -> Any:
         h = ctx.history
-        with self._lock:
+        with self._lock, single_threaded_blas():
             st = self._state(h)
             fin, run = self._masks(h, number)
             got = None

@@ -361,8 +361,13 @@ class GPPosterior:
         k = self.scale * km
         kp = self.scale * dkm
         mean = k @ self.alpha
-        V = k @ self.Kinv
-        var = self.scale - np.einsum("ij,ij->i", V, k)
+        # var = scale - |L^-1 k|^2 and V = K^-1 k by two triangular solves: with a
+        # smooth kernel K is badly conditioned, and k K^-1 k through an explicit
+        # inverse loses about cond(K) * eps of the signal variance (enough to make
+        # LogEI jitter between points 1e-9 apart and stall the local search).
+        v = solve_triangular(self.L, k.T, lower=True, check_finite=False)
+        var = self.scale - np.einsum("ij,ij->j", v, v)
+        V = solve_triangular(self.L, v, lower=True, trans="T", check_finite=False).T
         # d r2 / d Fq_c = 2 lam_c (Fq_c - X_c) = 2 sqrt(lam_c) (Fs_c - Xs_c)
         A = kp * self.alpha
         dmean = (2.0 * self.sqrt_lam) * (Fs * A.sum(axis=1)[:, None] - A @ self.Xs)
