@@ -411,6 +411,44 @@ def test_constant_liar_spreads_pending_proposals(declared):
     assert spread[True] > 2 * spread[False], spread
 
 
+def _discrete_objective(t: ts.Trial) -> float:
+    a = t.suggest_int("a", 0, 4)
+    b = t.suggest_int("b", 1, 64, log=True)
+    c = t.suggest_categorical("c", ["x", "y", "z"])
+    s = t.suggest_float("s", 0.0, 1.0, step=0.25)
+    return (a - 2) ** 2 + abs(b - 8) / 8 + (c == "y") + s
+
+
+def test_discrete_space_gets_no_repeated_configurations():
+    counts = {}
+    for avoid in (True, False):
+        study = ts.create_study(sampler=TPESampler(seed=1, avoid_duplicates=avoid))
+        study.optimize(_discrete_objective, n_trials=80)
+        counts[avoid] = len({tuple(sorted(t.params.items())) for t in study.trials})
+        assert study.best_value <= 0.25
+    assert counts[True] == 80 and counts[False] < 60, counts
+
+
+def test_exhausted_discrete_space_repeats_without_error():
+    study = ts.create_study(sampler=TPESampler(seed=0, n_startup_trials=2))
+    study.optimize(
+        lambda t: t.suggest_int("a", 0, 2) + (t.suggest_categorical("b", [0, 1]) == 1), n_trials=10
+    )
+    seen = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(seen)) == 6 and len(set(seen[:6])) == 6  # every value first, then repeats
+
+
+def test_pending_discrete_configurations_are_not_proposed_twice():
+    space = Space({"a": Int(0, 9), "b": Categorical(["u", "v", "w"])})
+    study = ts.create_study(sampler=TPESampler(seed=3, n_startup_trials=5), space=space)
+    for _ in range(10):
+        t = study.ask()
+        study.tell(t, t.params["a"] + (t.params["b"] == "v"))
+    pending = [tuple(sorted(study.ask().params.items())) for _ in range(12)]
+    done = {tuple(sorted(t.params.items())) for t in study.trials if t.state.is_finished()}
+    assert len(set(pending)) == 12 and not set(pending) & done
+
+
 # -- multi-objective ---------------------------------------------------------------------
 def _hypervolume_2d(points: np.ndarray, ref: np.ndarray) -> float:
     pts = points[np.all(points < ref, axis=1)]

@@ -84,6 +84,7 @@ _ARGS = (
     "magic_clip_exponent",
     "ei_weights",
     "constant_liar",
+    "avoid_duplicates",
     "seed",
 )
 
@@ -118,6 +119,13 @@ class TPESampler(Sampler):
             threshold (Watanabe's EI weights) instead of uniformly.
         constant_liar: count running trials as bad observations so that parallel
             workers do not propose the same point.
+        avoid_duplicates: in groups whose parameters are all integer, stepped or
+            categorical, never propose a configuration that a finished or running
+            trial already has while an unseen one is available: the best unseen
+            candidate is taken, else the best unseen of a second draw from the
+            prior; a repeat is proposed only when both draws find nothing new
+            (a nearly exhausted space). Set False for noisy objectives where
+            re-evaluating a configuration is informative.
         seed: fixes the proposals; None uses the study's seed.
 
     Example:
@@ -142,6 +150,7 @@ class TPESampler(Sampler):
         magic_clip_exponent: float = 2.0,
         ei_weights: bool = True,
         constant_liar: bool = True,
+        avoid_duplicates: bool = True,
         seed: int | None = None,
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int):
@@ -183,6 +192,7 @@ class TPESampler(Sampler):
         self.magic_clip_exponent = float(magic_clip_exponent)
         self.ei_weights = bool(ei_weights)
         self.constant_liar = bool(constant_liar)
+        self.avoid_duplicates = bool(avoid_duplicates)
         self.seed = seed
         self._init_caches()
 
@@ -267,6 +277,7 @@ class TPESampler(Sampler):
             magic_clip_exponent=self.magic_clip_exponent,
             ei_weights=self.ei_weights,
             constant_liar=self.constant_liar,
+            avoid_duplicates=self.avoid_duplicates,
         )
         if not callable(self.gamma):  # a custom callable cannot be stored as JSON
             d["gamma"] = self.gamma
@@ -405,6 +416,19 @@ class TPESampler(Sampler):
         prior_lp = feats.prior_log_pdf(lay.n_choices)
         score = below.mixture.log_pdf(feats, prior_lp) - above.log_pdf(feats, prior_lp)
         score = np.where(np.isnan(score), -np.inf, score)
+        if self.avoid_duplicates and len(lay.discrete) == len(lay.num):
+            seen = gather(np.concatenate([fin_rows, liar_rows]))
+            dup = _repeats(lay, cand_num, cand_cat, seen)
+            if dup.all():
+                # The good density only proposes what was tried: widen to the prior.
+                cand_num, cand_cat = lay.uniform(rng, self.n_ei_candidates)
+                feats = lay.features(cand_num, cand_cat)
+                prior_lp = feats.prior_log_pdf(lay.n_choices)
+                score = below.mixture.log_pdf(feats, prior_lp) - above.log_pdf(feats, prior_lp)
+                score = np.where(np.isnan(score), -np.inf, score)
+                dup = _repeats(lay, cand_num, cand_cat, seen)
+            if not dup.all():
+                score = np.where(dup, -np.inf, score)
         best = int(np.argmax(score))
         return lay.to_internal(cand_num[best], cand_cat[best])
 
@@ -689,6 +713,23 @@ class _Layout:
                 h = 0.5 * (d.to_unit(x + 0.5) - d.to_unit(x - 0.5))  # type: ignore[operator]
             np.maximum(sig[q], h, out=sig[q])
 
+    def uniform(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """``m`` points drawn uniformly (numeric unit coordinates, choice indices)."""
+        u = rng.random((m, len(self.num)))
+        self.snap(u)
+        c = np.minimum((rng.random((m, len(self.cat))) * self.n_choices).astype(np.intp),
+                       self.n_choices - 1)  # fmt: skip
+        return u, c
+
+    def internal(self, u: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Internal values ``(m, len(names))`` of ``m`` candidates."""
+        out = np.empty((u.shape[0], len(self.names)))
+        for q, i in enumerate(self.num):
+            out[:, i] = self.dists[i].from_unit(u[:, q])
+        for r, i in enumerate(self.cat):
+            out[:, i] = c[:, r]
+        return out
+
     def snap(self, u: np.ndarray) -> None:
         """Move discrete coordinates to the unit position of their value (in place)."""
         for q in self.discrete:
@@ -727,6 +768,17 @@ class _Layout:
         for r, i in enumerate(self.cat):
             out[self.names[i]] = float(c[r])
         return out
+
+
+def _repeats(lay: _Layout, u: np.ndarray, c: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Which candidates have exactly the internal values of a row of ``seen``."""
+    cand = lay.internal(u, c)
+    out = np.zeros(cand.shape[0], dtype=bool)
+    step = max(1, 4_000_000 // max(1, cand.size))  # bound the (m, rows, d) comparison
+    for i in range(0, seen.shape[0], step):
+        block = seen[i : i + step]
+        out |= (cand[:, None, :] == block[None, :, :]).all(axis=2).any(axis=1)
+    return out
 
 
 def _step(d: Distribution) -> float | None:
