@@ -492,6 +492,35 @@ def test_deterministic_objective_pins_noise_and_cache_is_reused():
     assert gp.last_info["fit_evaluations"] == 0  # same data: the fit is reused
 
 
+def test_kernel_parameters_are_refitted_as_observations_grow():
+    import tunesmith.samplers.gp as gp_module
+
+    gp = GPSampler(seed=0)
+    study = ts.create_study(sampler=gp, seed=0, space=BRANIN_SPACE)
+    rng = np.random.default_rng(0)
+    for x, y in zip(rng.uniform(-5, 10, 120), rng.uniform(0, 15, 120)):
+        study.add_trial({"x": float(x), "y": float(y)}, branin(x, y))
+    fits = []
+    for _ in range(10):
+        t = study.ask()
+        study.tell(t, branin(t.params["x"], t.params["y"]))
+        fits.append(gp.last_info["fit_evaluations"])
+        # Every proposal models every completed trial, refitted or not.
+        assert gp._fit.posterior.F.shape[0] == gp.last_info["n_observations"]
+    assert fits[0] > 0  # the first GP step fits
+    growth = gp_module._REFIT_GROWTH
+    # Then it refits when the observations have grown by 5 %: once in 10 steps from 120.
+    assert sum(f > 0 for f in fits[1:]) == 1 and 120 * growth <= 130
+    # Below 100 observations every step refits.
+    small = GPSampler(seed=0, n_startup_trials=5)
+    s2 = ts.create_study(sampler=small, seed=0, space=BRANIN_SPACE)
+    s2.optimize(lambda t: branin(t.params["x"], t.params["y"]), n_trials=9)
+    for _ in range(3):
+        t = s2.ask()
+        s2.tell(t, branin(t.params["x"], t.params["y"]))
+        assert small.last_info["fit_evaluations"] > 0
+
+
 def test_gp_failure_falls_back_to_random(monkeypatch, caplog):
     import tunesmith.samplers._gp.model as model_module
 

@@ -31,6 +31,12 @@ _PRUNED = int(TrialState.PRUNED)
 _PENDING = (int(TrialState.RUNNING), int(TrialState.WAITING))
 _PENDING_MODES = ("believer", "liar", "ignore")
 _WARPS = ("robust", "rank", "none")  # see _gp/targets.py
+# Kernel parameters are refitted for every proposal below this many observations;
+# above it, when the observations have grown by _REFIT_GROWTH since the last fit (and
+# whenever the space changes). One more trial among hundreds moves the MAP estimate by
+# far less than its posterior spread, and the fit is most of a GP step's cost there.
+_REFIT_ALWAYS_BELOW = 100
+_REFIT_GROWTH = 1.05
 
 # The model, acquisition and optimizer (tunesmith.samplers._gp) are imported at the
 # first GP step: scipy.optimize and scipy.linalg add about a second to `import
@@ -46,6 +52,7 @@ class _Fit:
     y: np.ndarray
     raw: np.ndarray
     posterior: GPPosterior
+    n_fitted: int  # observations at the last MAP fit of ``raw``
 
 
 class GPSampler(Sampler):
@@ -55,8 +62,9 @@ class GPSampler(Sampler):
     expensive objectives over up to ~20 mostly numeric parameters. After
     ``n_startup_trials`` Sobol' points, every trial fits a GP (Matérn-5/2 kernel
     with one lengthscale per parameter and a Hamming term for categoricals; kernel
-    parameters by maximum a posteriori, warm-started from the previous fit) to the
-    completed trials and proposes the maximizer of LogEI (Ament et al., 2023), found
+    parameters by maximum a posteriori, warm-started from the previous fit; from 100
+    completed trials on, refitted each time their number has grown by 5 % and
+    otherwise reused with the new data) to the completed trials and proposes the maximizer of LogEI (Ament et al., 2023), found
     by multi-start L-BFGS-B from Sobol' candidates, with integer, stepped and
     categorical parameters searched over their allowed values.
 
@@ -301,8 +309,9 @@ class GPSampler(Sampler):
     def _posterior(
         self, key: tuple[Any, ...], fmap: FeatureMap, F: np.ndarray, y: np.ndarray
     ) -> tuple[GPPosterior, int]:
-        """The GP for ``(F, y)``: cached if the data did not change, else refitted,
-        warm-started from the last fit of the same space."""
+        """The GP for ``(F, y)``: cached if the data did not change, else refitted
+        (warm-started from the last fit of the same space) or, with many observations,
+        the last fit's kernel parameters conditioned on the new data."""
         c = self._fit
         if (
             c is not None
@@ -314,6 +323,17 @@ class GPSampler(Sampler):
             return c.posterior, 0
         init = c.raw if c is not None and c.key == key else None
         from tunesmith.samplers._gp import model
+
+        n = len(y)
+        if (
+            c is not None
+            and init is not None
+            and n >= _REFIT_ALWAYS_BELOW
+            and c.n_fitted <= n < c.n_fitted * _REFIT_GROWTH
+        ):
+            post = model.GPPosterior(F, y, c.posterior.params, fmap.group)
+            self._fit = _Fit(key, F, y, c.raw, post, c.n_fitted)
+            return post, 0
 
         fit = model.fit_kernel_params(
             F,
@@ -328,7 +348,7 @@ class GPSampler(Sampler):
             fit.raw, fmap.d, model.DEFAULT_MIN_NOISE, self.deterministic_objective
         )
         post = model.GPPosterior(F, y, params, fmap.group, fit.factors)
-        self._fit = _Fit(key, F, y, fit.raw, post)
+        self._fit = _Fit(key, F, y, fit.raw, post, n)
         return post, fit.n_evals
 
     def _pending_points(

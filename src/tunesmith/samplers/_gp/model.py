@@ -309,7 +309,7 @@ class GPPosterior:
         self.Xs = F * self.sqrt_lam
         self.xx = np.einsum("ij,ij->i", self.Xs, self.Xs)
         if factors is not None:
-            self.L, self.alpha, self.Kinv = factors
+            self.L, self.alpha = factors[0], factors[1]
             return
         n = F.shape[0]
         r2 = self._r2(self.Xs)
@@ -318,7 +318,6 @@ class GPPosterior:
         K.flat[:: n + 1] += params.noise
         self.L = cholesky(K)
         self.alpha = _solve(self.L, y)
-        self.Kinv = _inverse_from_cholesky(self.L)
 
     def _r2(self, Fs: np.ndarray) -> np.ndarray:
         r2 = np.einsum("ij,ij->i", Fs, Fs)[:, None] + self.xx[None, :]
