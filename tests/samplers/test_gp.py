@@ -274,7 +274,8 @@ def test_robust_warp_compresses_outliers_and_keeps_order():
     y = np.concatenate([rng.normal(size=50), [1e10, -1e3]])
     w = warp(y, "robust")
     assert np.array_equal(np.argsort(w), np.argsort(y))
-    assert w[50] < 50 and w[51] > -50
+    assert w[50] < 50  # a diverged value is compressed...
+    assert w[51] == -1e3  # ...but the good tail keeps its resolution
     core = np.abs(y) < 2
     assert np.allclose(w[core], y[core])
     import tunesmith.samplers.gp as gp_module

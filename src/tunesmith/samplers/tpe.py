@@ -114,7 +114,8 @@ class TPESampler(Sampler):
         min_bandwidth_factor: smallest bandwidth, as a fraction of a parameter's range
             (integer and stepped parameters also get at least half a step).
         magic_clip_exponent: the smallest bandwidth is also at least
-            ``(N + 2) ** -magic_clip_exponent`` (matters only for small ``N``).
+            ``(N + 2) ** -magic_clip_exponent`` for ``N`` kernels (larger values
+            narrow the kernels sooner: more exploitation with few trials).
         ei_weights: weigh good observations by their improvement over the split
             threshold (Watanabe's EI weights) instead of uniformly.
         constant_liar: count running trials as bad observations so that parallel
@@ -147,7 +148,7 @@ class TPESampler(Sampler):
         prior_weight: float = 1.0,
         consider_endpoints: bool = False,
         min_bandwidth_factor: float = 0.03,
-        magic_clip_exponent: float = 2.0,
+        magic_clip_exponent: float = 1.5,
         ei_weights: bool = True,
         constant_liar: bool = True,
         avoid_duplicates: bool = True,

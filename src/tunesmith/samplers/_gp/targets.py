@@ -5,11 +5,15 @@ best trial stays the best target.
 
 Warping choices (``warp=``):
 
-* ``"robust"`` (default): the identity, except beyond 3 robust standard deviations
-  (``IQR / 1.349``) from the median, where values are compressed logarithmically
-  (``t + s log1p((y - t) / s)``, slope 1 at the threshold ``t``). A diverged run
-  (``1e10``) then counts as "much worse", not as the point that defines the scale
-  of every other value, and ordinary objectives are left untouched;
+* ``"robust"`` (default): the identity, except for values more than 3 robust
+  standard deviations (``IQR / 1.349``) *worse* than the median, which are
+  compressed logarithmically (``t + s log1p((y - t) / s)``, slope 1 at the
+  threshold ``t``). A diverged run (``1e10``) then counts as "much worse", not as
+  the point that defines the scale of every other value, and ordinary objectives
+  are left untouched. The good tail is never compressed: there the best values
+  often lie far from the bulk of a random start (Ackley, or a loss that a few
+  configurations drive near zero), and the model needs their differences at full
+  resolution;
 * ``"rank"``: rank-Gaussianization ``Phi^-1((rank - 1/2) / n)``; invariant to any
   monotone transform of the objective, at the price of discarding magnitudes;
 * ``"none"``: plain standardization.
@@ -34,12 +38,9 @@ def _robust_compress(y: np.ndarray) -> np.ndarray:
         if not s > 0:
             return y.copy()
     hi = med + _ROBUST_K * s
-    lo = med - _ROBUST_K * s
     out = y.copy()
     up = y > hi
     out[up] = hi + s * np.log1p((y[up] - hi) / s)
-    down = y < lo
-    out[down] = lo - s * np.log1p((lo - y[down]) / s)
     return out
 
 
