@@ -47,8 +47,14 @@ def test_default_sampler_of_create_study_is_auto():
         (
             {"a": ts.Categorical([1, 2]), "b": ts.Categorical(["x", "y"]), "z": ts.Float(0, 1)},
             ("minimize",),
+            "GPSampler",
+            "3 parameters",
+        ),
+        (
+            {"a": ts.Categorical(list(range(30))), "b": ts.Categorical(list(range(11)))},
+            ("minimize",),
             "TPESampler",
-            "mostly categorical",
+            "41 categorical choices",
         ),
     ],
 )

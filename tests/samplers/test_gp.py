@@ -315,7 +315,7 @@ def test_same_seed_same_proposals_and_picklable():
 
 
 def test_describe_round_trips_and_arguments_are_checked():
-    s = GPSampler(seed=1, n_startup_trials=4, warp="rank", pending="liar")
+    s = GPSampler(seed=1, n_startup_trials=4, warp="rank", pending="liar", incumbent="observed")
     d = s.describe()
     assert d == {
         "name": "GPSampler",
@@ -323,6 +323,7 @@ def test_describe_round_trips_and_arguments_are_checked():
         "n_startup_trials": 4,
         "pending": "liar",
         "warp": "rank",
+        "incumbent": "observed",
     }
     args = {k: v for k, v in d.items() if k != "name"}
     assert GPSampler(**args).describe() == d
@@ -332,6 +333,7 @@ def test_describe_round_trips_and_arguments_are_checked():
         {"warp": "log"},
         {"n_candidates": 0},
         {"n_local_search": 0},
+        {"incumbent": "best"},
     ):
         with pytest.raises(ValueError):
             GPSampler(**bad)

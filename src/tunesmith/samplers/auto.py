@@ -32,11 +32,12 @@ class AutoSampler(Sampler):
       than ``cmaes_min_dim`` parameters, where a GP's model is weak and evolution
       strategies scale;
     * **GP-BO** (log-EI) while fewer than ``gp_max_trials`` trials have completed,
-      for single-objective spaces of at most ``gp_max_dim`` parameters with few
-      categorical ones and no conditions: the most sample-efficient choice for
-      small budgets;
-    * **TPE** otherwise: several objectives, conditional or mostly categorical
-      spaces, large budgets (a GP's cost grows with the cube of the trial count),
+      for single-objective spaces of at most ``gp_max_dim`` parameters, at most
+      ``2 * gp_max_dim`` categorical choices in all, and no conditions: the most
+      sample-efficient choice for small budgets;
+    * **TPE** otherwise: several objectives, conditional spaces, many categorical
+      choices (a GP learns one lengthscale per categorical and cannot generalize
+      across dozens of unordered choices), large budgets (a GP's cost grows with the cube of the trial count),
       and many trials running at once (``many_workers`` or more RUNNING trials;
       TPE's constant liar is cheap where GP fantasies would slow the driver).
 
@@ -112,8 +113,12 @@ class AutoSampler(Sampler):
             return Choice("TPESampler", f"{running} trials running at once")
         if d > self.gp_max_dim:
             return Choice("TPESampler", f"{d} parameters (more than {self.gp_max_dim} for GP)")
-        if n_cat * 2 > d:
-            return Choice("TPESampler", "mostly categorical parameters")
+        n_choices = sum(x.n_choices for x in dists.values() if isinstance(x, Categorical))
+        if n_choices > 2 * self.gp_max_dim:
+            return Choice(
+                "TPESampler",
+                f"{n_choices} categorical choices (more than {2 * self.gp_max_dim} for GP)",
+            )
         if h.n_complete >= self.gp_max_trials:
             return Choice("TPESampler", f"{self.gp_max_trials} trials completed (GP cost grows)")
         noun = "parameter" if d == 1 else "parameters"

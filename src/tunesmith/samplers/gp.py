@@ -31,6 +31,7 @@ _PRUNED = int(TrialState.PRUNED)
 _PENDING = (int(TrialState.RUNNING), int(TrialState.WAITING))
 _PENDING_MODES = ("believer", "liar", "ignore")
 _WARPS = ("robust", "rank", "none")  # see _gp/targets.py
+_INCUMBENTS = ("mean", "observed")
 # Kernel parameters are refitted for every proposal below this many observations;
 # above it, when the observations have grown by _REFIT_GROWTH since the last fit (and
 # whenever the space changes). One more trial among hundreds moves the MAP estimate by
@@ -97,6 +98,9 @@ class GPSampler(Sampler):
         consider_pruned_trials: model PRUNED trials with their last reported value.
         n_candidates: Sobol' points scored to choose the local-search starts.
         n_local_search: number of local searches of the acquisition.
+        incumbent: the value LogEI measures improvement against: ``"mean"``
+            (default: the lowest posterior mean at a completed trial, robust to
+            noise) or ``"observed"`` (the best observed value, in model units).
 
     Example:
         >>> import tunesmith as ts
@@ -117,6 +121,7 @@ class GPSampler(Sampler):
         consider_pruned_trials: bool = False,
         n_candidates: int = 1024,
         n_local_search: int = 10,
+        incumbent: str = "mean",
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int):
             raise ValueError(f"n_startup_trials must be an integer, got {n_startup_trials!r}")
@@ -130,6 +135,8 @@ class GPSampler(Sampler):
             raise ValueError(f"n_candidates must be a positive integer, got {n_candidates!r}")
         if not isinstance(n_local_search, int) or n_local_search < 1:
             raise ValueError(f"n_local_search must be a positive integer, got {n_local_search!r}")
+        if incumbent not in _INCUMBENTS:
+            raise ValueError(f"incumbent must be one of {_INCUMBENTS}, got {incumbent!r}")
         self.seed = seed
         self.n_startup_trials = n_startup_trials
         self.deterministic_objective = bool(deterministic_objective)
@@ -138,6 +145,7 @@ class GPSampler(Sampler):
         self.consider_pruned_trials = bool(consider_pruned_trials)
         self.n_candidates = n_candidates
         self.n_local_search = n_local_search
+        self.incumbent = incumbent
         self._random = RandomSampler(seed)
         self._startup = SobolSampler(seed)
         self._lock = threading.Lock()
@@ -225,6 +233,7 @@ class GPSampler(Sampler):
             "consider_pruned_trials": False,
             "n_candidates": 1024,
             "n_local_search": 10,
+            "incumbent": "mean",
         }
 
     def __getstate__(self) -> dict[str, Any]:
@@ -271,7 +280,7 @@ class GPSampler(Sampler):
             else:
                 yp = np.full(len(Zp), float(np.max(y)))
             acq_post = post.condition_on(Fp, yp)
-        best = float(np.min(post.train_mean))
+        best = float(np.min(post.train_mean) if self.incumbent == "mean" else np.min(y))
         acqf = acquisition.LogEI(acq_post, best)
         axes = [optimize.Axis.of(d) for d in dists]
         z, _ = optimize.optimize_acqf(
