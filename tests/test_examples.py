@@ -40,3 +40,54 @@ def test_readme_main_job_runs_and_resumes(tmp_path):
     assert len(trials) == 12
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert max(t.value for t in trials) > 0.9
+
+
+@pytest.mark.slow
+def test_compare_samplers_example_runs():
+    pytest.importorskip("sklearn")
+    cmd = [
+        sys.executable,
+        str(ROOT / "examples" / "compare_samplers.py"),
+        "--n-trials",
+        "11",
+        "--seeds",
+        "1",
+        "--samplers",
+        "auto",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
+    assert "GPSampler (5 parameters" in lines["auto"]  # the 11th trial was the GP's
+    best = float(lines["auto"].split()[1])
+    assert 0.0 < best < 0.3  # log loss; a constant predictor scores about 0.66
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pruner", ["median", "sh", "hyperband", "none"])
+def test_prune_mlp_example_runs(pruner):
+    pytest.importorskip("sklearn")
+    cmd = [
+        sys.executable,
+        str(ROOT / "examples" / "prune_mlp.py"),
+        "--n-trials",
+        "8",
+        "--epochs",
+        "6",
+        "--pruner",
+        pruner,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    pruned = next(line for line in lines if line.startswith("Trials pruned:"))
+    epochs = next(line for line in lines if line.startswith("Epochs trained:"))
+    n_pruned = int(pruned.split()[2])
+    spent = int(epochs.split()[2])
+    assert epochs.split()[4] == "48"  # 8 trials x 6 epochs without pruning
+    assert (n_pruned == 0) == (spent == 48)
+    if pruner == "none":
+        assert n_pruned == 0
+    elif pruner != "median":  # median waits for 5 finished trials: it may prune none of 8
+        assert n_pruned > 0
+    assert "Best validation accuracy" in out.stdout
