@@ -517,6 +517,17 @@ def test_show(filled: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert "(2 of 4 trials shown; --limit 0 shows all)" in out
 
 
+def test_show_prints_the_stored_pruner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "p.db"
+    ts.create_study("pruned", storage=str(db), pruner=ts.SuccessiveHalvingPruner(min_resource=2))
+    ts.create_study("plain", storage=str(db))
+    code, out, _ = run_cli(capsys, "show", "pruned", "--storage", db)
+    assert code == 0
+    assert "Pruner:      SuccessiveHalvingPruner(min_resource=2, reduction_factor=3" in out
+    code, out, _ = run_cli(capsys, "show", "plain", "--storage", db)
+    assert code == 0 and "Pruner:" not in out
+
+
 def test_show_trial_detail(filled: Project, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "show", "cmd", "--storage", filled.db, "--trial", "0")
     assert code == 0

@@ -256,3 +256,52 @@ def test_sync_handles_many_trials_in_batches(storage):
     np.testing.assert_allclose(h.column("x"), np.arange(150) / 15.0)
     assert h.best_number() == 36
     assert h.n_complete == 150
+
+
+# -- finished trials' reports (for pruners) -----------------------------------------------
+
+
+def test_reports_are_tracked_only_once_asked_for_and_backfilled(storage):
+    sid = storage.create_study("s", ["minimize"]).study_id
+    storage.create_trial(sid, C, values=[1.0], intermediate={0: [3.0], 2: [1.0]})
+    h = History(storage, sid, ["minimize"])
+    h.sync()
+    assert h.reports is None
+    running = storage.create_trial(sid, R).trial_id
+    storage.report(running, 1, [2.0])
+    reports = h.track_reports()  # the finished trial is loaded now
+    assert h.track_reports() is reports
+    assert 0 in reports and 1 not in reports
+    steps, values = reports.curve(0)
+    assert steps.tolist() == [0, 2] and values.tolist() == [[3.0], [1.0]]
+    storage.report(running, 4, [0.5])
+    storage.finish_trial(running, P)
+    h.sync()  # the running trial finished: its reports come with the change
+    steps, values = reports.curve(1)
+    assert steps.tolist() == [1, 4] and values.tolist() == [[2.0], [0.5]]
+    storage.create_trial(sid, F, intermediate={9: [7.0]})
+    storage.create_trial(sid, R)
+    h.sync()
+    assert len(reports) == 3  # finished trials of every kind; never running ones
+
+
+def test_reports_cross_sections_grow_incrementally():
+    from tunesmith.history import Reports
+
+    r = Reports(2)
+    r.add(0, {0: (1.0, 1.0), 3: (2.0, 2.0)})
+    r.add(1, {1: (5.0, 5.0)})
+    numbers, values = r.at_step(3)
+    assert numbers.tolist() == [0] and values.tolist() == [[2.0, 2.0]]
+    numbers, values = r.first_at_or_after(1)
+    assert numbers.tolist() == [0, 1] and values.tolist() == [[2.0, 2.0], [5.0, 5.0]]
+    r.add(2, {2: (9.0, float("nan")), 3: (8.0, 8.0)})
+    r.add(0, {0: (0.0, 0.0)})  # already recorded: finished trials never change
+    r.add(3, {})
+    assert r.at_step(3)[0].tolist() == [0, 2]
+    assert r.first_at_or_after(1)[0].tolist() == [0, 1, 2]
+    numbers, values = r.first_at_or_after(2)
+    assert numbers.tolist() == [0, 2] and np.isnan(values[1, 1])
+    assert r.at_step(99)[1].shape == (0, 2)
+    assert r.curve(3)[0].size == 0 and r.curve(7) is None
+    assert len(r) == 4

@@ -675,6 +675,8 @@ def test_add_trial():
         study.add_trial({"x": 5.0}, 1.0, distributions={"x": Float(0.0, 1.0)})
     with pytest.raises(SpaceError, match="earlier trials"):
         study.add_trial({"x": 1}, 1.0, distributions={"x": Int(0, 3)})
+    with pytest.raises(ValueError, match="one value per direction"):
+        study.add_trial({}, 1.0, intermediate={0: (1.0, 2.0)})
     assert len(study.trials) == 3
 
 

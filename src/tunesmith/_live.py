@@ -29,7 +29,9 @@ class LiveTrial:
         "internal",
         "last_report",
         "number",
+        "prune_memo",
         "relative",
+        "reports",
         "study",
         "suggested",
         "trial_id",
@@ -60,6 +62,10 @@ class LiveTrial:
         self.dirty = False
         self.finished = False
         self.last_report: tuple[float, ...] | None = None
+        #: every report of this trial (step -> values), for the pruner: no storage read.
+        self.reports: dict[int, tuple[float, ...]] = {}
+        #: what a pruner keeps about this trial between its calls (e.g. rungs passed).
+        self.prune_memo: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _check_open(self) -> None:
@@ -119,13 +125,14 @@ class LiveTrial:
                     "report one value per direction"
                 )
             self.last_report = values
+            self.reports[step] = values
         self.study._storage.report(self.trial_id, step, values)
 
     def should_prune(self) -> bool:
         self._check_open()
         pruner = self.study.pruner
-        if pruner is None:
-            return False
+        if pruner is None or not self.reports:
+            return False  # nothing reported yet: nothing to judge
         return bool(pruner.should_prune(self.study, self.number))
 
     def set_user_attr(self, key: str, value: Any) -> None:

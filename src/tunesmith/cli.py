@@ -968,6 +968,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
             f"  from trial {entry.get('trial')}: {entry.get('sampler')} ({entry.get('reason')})",
             file=out,
         )
+    if study.pruner is not None:
+        print(f"Pruner:      {study.pruner!r}", file=out)
     if "seed" in attrs:
         print(f"Seed:        {attrs['seed']}", file=out)
     if study.space is not None:

@@ -11,11 +11,15 @@ Arrays (``n`` = number of trials seen, rows indexed by trial number):
 * ``values``: ``(n, n_objectives)`` float, NaN unless COMPLETE (PRUNED trials keep
   their last reported value in ``pruned_values``);
 * ``params[name]``: internal parameter values (NaN where the trial lacks it).
+
+Pruners also need the intermediate values of finished trials. Once
+:meth:`History.track_reports` is called, every sync asks the storage for them too and
+:class:`Reports` keeps them: a finished trial never changes, so each one is read once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +31,7 @@ from tunesmith.trial import FrozenTrial, TrialState
 if TYPE_CHECKING:
     from tunesmith.storage.base import Storage
 
-__all__ = ["History"]
+__all__ = ["History", "Reports"]
 
 _COMPLETE = int(TrialState.COMPLETE)
 _PRUNED = int(TrialState.PRUNED)
@@ -65,17 +69,34 @@ class History:
         self._n_waiting = 0
         #: bumped whenever the content changes; samplers may cache models on it.
         self.version = 0
+        #: intermediate values of finished trials, once :meth:`track_reports` was called.
+        self.reports: Reports | None = None
 
     # -- synchronization -----------------------------------------------------
     def sync(self) -> bool:
         """Pull changes from storage; returns whether anything changed."""
         if self._storage is None:
             return False
-        trials, seq = self._storage.get_changes(self._study_id, self._seq)
+        trials, seq = self._storage.get_changes(
+            self._study_id, self._seq, with_intermediate=self.reports is not None
+        )
         self._seq = seq
         for t in trials:
             self.apply(t)
         return bool(trials)
+
+    def track_reports(self) -> Reports:
+        """Keep finished trials' intermediate values from now on (and load those already
+        finished); returns the :class:`Reports`. Samplers do not need them, so a history
+        starts without: syncs stay cheap for studies that do not prune."""
+        if self.reports is None:
+            reports = Reports(self.n_objectives)
+            if self._storage is not None:
+                finished = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED]
+                for t in self._storage.get_trials(self._study_id, finished):
+                    reports.add(t.number, t.intermediate)
+            self.reports = reports
+        return self.reports
 
     def _grow(self, needed: int) -> None:
         cap = self._cap
@@ -107,6 +128,8 @@ class History:
         self.trial_ids[i] = trial.trial_id
         if state == _COMPLETE and trial.values is not None:
             self.values[i] = trial.values
+        if self.reports is not None and state >= _COMPLETE:
+            self.reports.add(i, trial.intermediate)
         if state == _PRUNED:
             # tell() stores a pruned trial's last reported value as its values.
             if trial.values is not None:
@@ -218,3 +241,91 @@ class History:
     def snapshot(self) -> dict[str, Any]:
         """A small summary (for debugging and tests)."""
         return {"n": self.n, "seq": self._seq, "params": sorted(self.params)}
+
+
+class _Column:
+    """One cached cross-section of :class:`Reports`, extended as trials arrive."""
+
+    __slots__ = ("arrays", "numbers", "pos", "rows")
+
+    def __init__(self) -> None:
+        self.pos = 0
+        self.numbers: list[int] = []
+        self.rows: list[np.ndarray] = []
+        self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+
+class Reports:
+    """Intermediate values of finished trials (COMPLETE, PRUNED, FAILED), append-only.
+
+    Each trial's reports are kept as a sorted step array and a ``(k, n_objectives)``
+    value matrix (raw values, NaN allowed). Cross-sections over trials (the values at
+    one step, or at the first step at or after a resource level) are cached and only
+    extended with trials added since the last request, so a pruner's per-report cost
+    grows with the number of newly finished trials, not with the study's size.
+
+    Args:
+        n_objectives: values per report.
+    """
+
+    def __init__(self, n_objectives: int) -> None:
+        self.n_objectives = n_objectives
+        self._steps: dict[int, np.ndarray] = {}
+        self._values: dict[int, np.ndarray] = {}
+        self._order: list[int] = []  # numbers of trials with reports, in arrival order
+        self._columns: dict[tuple[bool, int], _Column] = {}
+
+    def __contains__(self, number: object) -> bool:
+        return number in self._steps
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def add(self, number: int, intermediate: Mapping[int, Sequence[float]]) -> None:
+        """Record a finished trial's reports (a trial already recorded is left as is)."""
+        if number in self._steps:
+            return
+        items = sorted(intermediate.items())
+        steps = np.array([s for s, _ in items], dtype=np.int64)
+        values = np.array([v for _, v in items], dtype=float).reshape(len(items), self.n_objectives)
+        self._steps[number] = steps
+        self._values[number] = values
+        if items:
+            self._order.append(number)
+
+    def curve(self, number: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(steps, values)`` of a recorded trial (steps ascending), or None."""
+        steps = self._steps.get(number)
+        if steps is None:
+            return None
+        return steps, self._values[number]
+
+    def at_step(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(numbers, values)`` of the recorded trials that reported exactly ``step``."""
+        return self._column(True, int(step))
+
+    def first_at_or_after(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(numbers, values)``: each recorded trial's value at its first reported step
+        ``>= step`` (trials that never got that far are left out)."""
+        return self._column(False, int(step))
+
+    def _column(self, exact: bool, step: int) -> tuple[np.ndarray, np.ndarray]:
+        col = self._columns.get((exact, step))
+        if col is None:
+            col = self._columns[(exact, step)] = _Column()
+        if col.pos < len(self._order):
+            for n in self._order[col.pos :]:
+                steps = self._steps[n]
+                i = int(np.searchsorted(steps, step))
+                if i < steps.size and (not exact or steps[i] == step):
+                    col.numbers.append(n)
+                    col.rows.append(self._values[n][i])
+            col.pos = len(self._order)
+            col.arrays = None
+        if col.arrays is None:
+            numbers = np.array(col.numbers, dtype=np.int64)
+            values = (
+                np.stack(col.rows) if col.rows else np.empty((0, self.n_objectives), dtype=float)
+            )
+            col.arrays = (numbers, values)
+        return col.arrays

@@ -24,6 +24,7 @@ from tunesmith.exceptions import (
     TunesmithError,
 )
 from tunesmith.history import History
+from tunesmith.pruners import Pruner, make_pruner
 from tunesmith.samplers import Sampler, SamplerContext, make_sampler
 from tunesmith.samplers.auto import AutoSampler
 from tunesmith.space import Categorical, Distribution, Float, Int, Space
@@ -83,7 +84,7 @@ class Study:
         storage: Storage,
         record: StudyRecord,
         sampler: Sampler | None = None,
-        pruner: Any = None,
+        pruner: Pruner | None = None,
     ) -> None:
         self._storage = storage
         self._record = record
@@ -103,7 +104,14 @@ class Study:
                 sampler = None
         self.sampler: Sampler = sampler if sampler is not None else AutoSampler()
         self._decision: dict[str, Any] | None = attrs.get(_SYS + "auto_sampler")
-        self.pruner = pruner
+        if pruner is None:
+            desc = attrs.get(_SYS + "pruner")
+            try:
+                pruner = make_pruner(desc) if desc else None
+            except (TunesmithError, ValueError):
+                pruner = None
+        #: decides from intermediate reports whether a running trial stops (None: never).
+        self.pruner: Pruner | None = pruner
         self._history = History(storage, record.study_id, record.directions)
         self._hist_lock = threading.RLock()
         self._live: dict[int, LiveTrial] = {}
@@ -376,6 +384,7 @@ class Study:
                 )
                 if ft.intermediate:
                     live.last_report = ft.intermediate[max(ft.intermediate)]
+                    live.reports = dict(ft.intermediate)
                 return live
         for ft in self._storage.get_trials(self.study_id):
             if ft.number == number:
@@ -513,6 +522,12 @@ class Study:
             inter = {
                 int(k): _as_value_tuple(v, "intermediate value") for k, v in intermediate.items()
             }
+            wrong = {k: v for k, v in inter.items() if len(v) != len(self.directions)}
+            if wrong:
+                raise ValueError(
+                    f"intermediate values must have one value per direction "
+                    f"({len(self.directions)}), got {wrong}"
+                )
         now = time.time()
         return self._storage.create_trial(
             self.study_id,
@@ -807,7 +822,7 @@ def create_study(
     directions: Sequence[str] | None = None,
     storage: str | os.PathLike[str] | Storage | None = None,
     sampler: Sampler | str | Mapping[str, Any] | None = None,
-    pruner: Any = None,
+    pruner: Pruner | str | Mapping[str, Any] | None = None,
     seed: int | None = None,
     space: Space | Mapping[str, Any] | None = None,
     load_if_exists: bool = False,
@@ -823,7 +838,10 @@ def create_study(
         storage: None (in memory), a file path (SQLite, e.g. ``"studies.db"``), or
             a URL (``sqlite:///...``, ``postgresql://user@host/db``).
         sampler: a :class:`~tunesmith.samplers.Sampler`, or a name such as ``"sobol"``.
-        pruner: an object with ``should_prune(study, trial_number) -> bool``.
+        pruner: a :class:`~tunesmith.pruners.Pruner`, a name such as ``"median"``,
+            ``"sh"`` or ``"hyperband"``, or a description mapping; decides when
+            ``trial.should_prune()`` says stop. Stored with the study, so
+            :func:`load_study` (and ``tunesmith worker``) prune the same way.
         seed: fixes every proposal; drawn at random (and stored) when omitted.
         space: a declared search space (define-and-run); ``trial.params`` is then
             filled when the trial is asked.
@@ -845,6 +863,7 @@ def create_study(
     st = get_storage(storage)
     dirs = _check_directions(direction, directions)
     sampler_obj = make_sampler(sampler)
+    pruner_obj = make_pruner(pruner)
     if space is not None and not isinstance(space, Space):
         space = Space(space)
     if not isinstance(max_retries, int) or max_retries < 0:
@@ -868,7 +887,7 @@ def create_study(
                     f"study {name!r} exists with directions {list(rec.directions)}, not "
                     f"{list(dirs)}; load it with the same directions or use another name"
                 )
-            return Study(st, rec, sampler_obj, pruner)
+            return Study(st, rec, sampler_obj, pruner_obj)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31))  # type: ignore[operator]
     attrs: dict[str, Any] = {
@@ -879,15 +898,18 @@ def create_study(
     }
     if space is not None:
         attrs[_SYS + "space"] = space.to_dict()
+    describe = getattr(pruner_obj, "describe", None)
+    if callable(describe):
+        attrs[_SYS + "pruner"] = describe()
     from tunesmith.exceptions import DuplicatedStudyError
 
     try:
         rec = st.create_study(name, dirs, attrs)
     except DuplicatedStudyError:
         if load_if_exists:  # lost a race with another process creating it
-            return Study(st, st.get_study(name), sampler_obj, pruner)
+            return Study(st, st.get_study(name), sampler_obj, pruner_obj)
         raise
-    return Study(st, rec, sampler_obj, pruner)
+    return Study(st, rec, sampler_obj, pruner_obj)
 
 
 def load_study(
@@ -895,15 +917,18 @@ def load_study(
     storage: str | os.PathLike[str] | Storage,
     *,
     sampler: Sampler | str | Mapping[str, Any] | None = None,
-    pruner: Any = None,
+    pruner: Pruner | str | Mapping[str, Any] | None = None,
 ) -> Study:
     """Load an existing study.
+
+    The sampler and pruner default to the ones stored with the study; pass
+    ``pruner="none"`` to run without the stored pruner.
 
     Raises:
         StudyNotFoundError: naming the studies the storage does have.
     """
     st = get_storage(storage)
-    return Study(st, st.get_study(name), make_sampler(sampler), pruner)
+    return Study(st, st.get_study(name), make_sampler(sampler), make_pruner(pruner))
 
 
 def delete_study(name: str, storage: str | os.PathLike[str] | Storage) -> None:

@@ -200,7 +200,8 @@ class Trial:
         self._backend.report(step, _as_value_tuple(value, "reported value"))
 
     def should_prune(self) -> bool:
-        """Whether the study's pruner says this trial should stop now."""
+        """Whether the study's pruner says this trial should stop now (then raise
+        :class:`~tunesmith.TrialPruned`). False without a pruner or before any report."""
         return self._backend.should_prune()
 
     def set_user_attr(self, key: str, value: Any) -> None:

@@ -631,6 +631,53 @@ def test_get_changes_returns_only_what_changed_since_a_cursor(storage):
     assert storage.get_changes(sid, c2) == ([], c2)
 
 
+def test_get_changes_with_intermediate_carries_every_report(storage):
+    sid = _study(storage, directions=("minimize", "maximize"))
+    done = storage.create_trial(sid, R).trial_id
+    storage.report(done, 0, [1.0, 2.0])
+    storage.report(done, 5, [0.5, float("nan")])
+    storage.report(done, 5, [0.25, 3.0])  # a step reported again keeps the last values
+    storage.finish_trial(done, P)
+    running = storage.create_trial(sid, R).trial_id
+    storage.report(running, 1, [7.0, 8.0])
+    storage.create_trial(sid, C, values=[1.0, 1.0], intermediate={2: [4.0, 4.0]})
+    storage.create_trial(sid, C, values=[2.0, 2.0])  # no reports at all
+
+    changes, cursor = storage.get_changes(sid, 0, with_intermediate=True)
+    by_number = {t.number: dict(t.intermediate) for t in changes}
+    assert by_number == {
+        0: {0: (1.0, 2.0), 5: (0.25, 3.0)},
+        1: {1: (7.0, 8.0)},
+        2: {2: (4.0, 4.0)},
+        3: {},
+    }
+    # Reports do not move the cursor: the running trial shows up again once it changes.
+    storage.report(running, 2, [6.0, 9.0])
+    assert storage.get_changes(sid, cursor, with_intermediate=True) == ([], cursor)
+    storage.finish_trial(running, C, values=[6.0, 9.0])
+    changes, _ = storage.get_changes(sid, cursor, with_intermediate=True)
+    assert [(t.number, dict(t.intermediate)) for t in changes] == [
+        (1, {1: (7.0, 8.0), 2: (6.0, 9.0)})
+    ]
+    # Without the flag, states and values are the same (reports may be left out).
+    plain, _ = storage.get_changes(sid, 0)
+    assert [(t.number, t.state, t.values) for t in plain] == [
+        (t.number, t.state, t.values)
+        for t in storage.get_changes(sid, 0, with_intermediate=True)[0]
+    ]
+
+
+def test_get_changes_with_intermediate_ignores_other_studies(storage):
+    sid = _study(storage)
+    other = _study(storage, "other")
+    mine = storage.create_trial(sid, R).trial_id
+    theirs = storage.create_trial(other, R).trial_id
+    storage.report(mine, 0, [1.0])
+    storage.report(theirs, 0, [2.0])
+    changes, _ = storage.get_changes(sid, 0, with_intermediate=True)
+    assert [dict(t.intermediate) for t in changes] == [{0: (1.0,)}]
+
+
 def test_get_changes_sees_claims_and_stale_failures(storage):
     sid = _study(storage)
     storage.create_trial(sid, W)

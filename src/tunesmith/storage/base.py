@@ -11,8 +11,9 @@ Rules every backend follows (checked by ``tests/storage/test_conformance.py``):
 * :meth:`Storage.claim_waiting_trial` hands each WAITING trial to exactly one
   caller, across threads, processes and machines.
 * Every state change bumps the study's change sequence; :meth:`Storage.get_changes`
-  returns the trials changed since a sequence number, which is how the
-  columnar history stays current without rescanning all trials.
+  returns the trials changed since a sequence number (with their intermediate
+  values when asked), which is how the columnar history, and the pruners' view of
+  finished trials' reports, stay current without rescanning all trials.
 * All methods are safe to call from several threads.
 """
 
@@ -165,10 +166,19 @@ class Storage(abc.ABC):
         """All trials of a study ordered by number, optionally filtered by state."""
 
     @abc.abstractmethod
-    def get_changes(self, study_id: int, since: int) -> tuple[list[FrozenTrial], int]:
+    def get_changes(
+        self, study_id: int, since: int, *, with_intermediate: bool = False
+    ) -> tuple[list[FrozenTrial], int]:
         """Trials whose state changed after change-sequence ``since``; and the new sequence.
 
-        Intermediate values are not included (empty mapping) to keep this cheap.
+        Args:
+            study_id: the study.
+            since: a sequence number from an earlier call (0 for everything).
+            with_intermediate: also return each trial's intermediate values. Without
+                it a backend may leave them out (empty mapping) to keep the call cheap;
+                the SQL backends do. Reporting does not change the sequence, so a
+                RUNNING trial's reports come back as of this read; a finished trial's
+                are complete.
         """
 
     @abc.abstractmethod

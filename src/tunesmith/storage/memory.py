@@ -400,7 +400,10 @@ class InMemoryStorage(Storage):
                 return [t.freeze() for t in ts if t.state in wanted]
             return [t.freeze() for t in ts]
 
-    def get_changes(self, study_id: int, since: int) -> tuple[list[FrozenTrial], int]:
+    def get_changes(
+        self, study_id: int, since: int, *, with_intermediate: bool = False
+    ) -> tuple[list[FrozenTrial], int]:
+        # Frozen records always carry their reports here: leaving them out saves nothing.
         with self._lock:
             s = self._study(study_id)
             changed = dict.fromkeys(s.changes[since:])

@@ -817,12 +817,22 @@ class SQLStorage(Storage):
         with self._read() as conn:
             return self._load_trials(conn, where)
 
-    def get_changes(self, study_id: int, since: int) -> tuple[list[FrozenTrial], int]:
+    def get_changes(
+        self, study_id: int, since: int, *, with_intermediate: bool = False
+    ) -> tuple[list[FrozenTrial], int]:
+        args = {"sid": study_id, "since": since}
+        inter: dict[int, dict[int, list[float]]] = {}
         with self._read() as conn:
-            rows = self._exec(conn, "changes", {"sid": study_id, "since": since}).fetchall()
+            rows = self._exec(conn, "changes", args).fetchall()
+            if rows and with_intermediate:
+                # One join on the same condition instead of an IN list of trial ids (which
+                # can exceed SQLite's bound-parameter limit on a first sync). On PostgreSQL
+                # a trial changed after the first query may add rows: they are ignored below.
+                for tid, step, v in self._exec(conn, "changes_reports", args):
+                    inter.setdefault(tid, {})[step] = json.loads(v)
         if not rows:
             return [], since
-        return [self._frozen_from_row(r, None) for r in rows], int(rows[-1][15])
+        return [self._frozen_from_row(r, inter.get(r[0])) for r in rows], int(rows[-1][15])
 
     def count_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> int:
         sa = self._sa
@@ -899,6 +909,10 @@ _SQL = {
     "heartbeat": "UPDATE trials SET heartbeat = :now WHERE trial_id = :tid AND state = 1",
     "reports_of_one": "SELECT trial_id, step, values_json FROM trial_reports WHERE trial_id = :tid",
     "changes": ("SELECT {cols} FROM trials WHERE study_id = :sid AND seq > :since ORDER BY seq"),
+    "changes_reports": (
+        "SELECT r.trial_id, r.step, r.values_json FROM trial_reports r JOIN trials t "
+        "ON t.trial_id = r.trial_id WHERE t.study_id = :sid AND t.seq > :since"
+    ),
 }
 
 

@@ -1,0 +1,89 @@
+"""Pruners: when to stop a running trial, from its intermediate reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tunesmith.exceptions import TunesmithError
+from tunesmith.pruners.base import NopPruner, Pruner
+from tunesmith.pruners.hyperband import Bracket, HyperbandPruner, hyperband_brackets
+from tunesmith.pruners.patient import PatientPruner
+from tunesmith.pruners.percentile import MedianPruner, PercentilePruner
+from tunesmith.pruners.successive_halving import SuccessiveHalvingPruner
+from tunesmith.pruners.threshold import ThresholdPruner
+from tunesmith.pruners.wilcoxon import WilcoxonPruner
+
+__all__ = [
+    "Bracket",
+    "HyperbandPruner",
+    "MedianPruner",
+    "NopPruner",
+    "PatientPruner",
+    "PercentilePruner",
+    "Pruner",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
+    "WilcoxonPruner",
+    "hyperband_brackets",
+    "make_pruner",
+]
+
+_REGISTRY: dict[str, type[Pruner]] = {
+    "none": NopPruner,
+    "nop": NopPruner,
+    "noppruner": NopPruner,
+    "median": MedianPruner,
+    "medianpruner": MedianPruner,
+    "percentile": PercentilePruner,
+    "percentilepruner": PercentilePruner,
+    "threshold": ThresholdPruner,
+    "thresholdpruner": ThresholdPruner,
+    "patient": PatientPruner,
+    "patientpruner": PatientPruner,
+    "wilcoxon": WilcoxonPruner,
+    "wilcoxonpruner": WilcoxonPruner,
+    "sh": SuccessiveHalvingPruner,
+    "asha": SuccessiveHalvingPruner,
+    "successive_halving": SuccessiveHalvingPruner,
+    "successivehalving": SuccessiveHalvingPruner,
+    "successivehalvingpruner": SuccessiveHalvingPruner,
+    "hyperband": HyperbandPruner,
+    "hyperbandpruner": HyperbandPruner,
+}
+
+
+def make_pruner(spec: str | Mapping[str, Any] | Pruner | None) -> Pruner | None:
+    """Build a pruner from a name (``"median"``), a description (``{"name": "percentile",
+    "percentile": 25}``, as stored in study metadata) or return a pruner unchanged.
+
+    Any object with a ``should_prune(study, trial_number)`` method is accepted as a
+    pruner and returned as is.
+
+    Raises:
+        TunesmithError: for an unknown name or bad arguments.
+
+    Example:
+        >>> make_pruner({"name": "sh", "min_resource": 1})
+        SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, min_early_stopping_rate=0, bootstrap_count=0)
+    """
+    if spec is None or isinstance(spec, Pruner):
+        return spec
+    if not isinstance(spec, str | Mapping) and callable(getattr(spec, "should_prune", None)):
+        return spec  # a pruner of the user's own
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise TunesmithError(
+            f"a pruner must be a Pruner, a name or a mapping with 'name', got {spec!r}"
+        )
+    args = dict(spec)
+    name = str(args.pop("name")).lower().replace("-", "_")
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = sorted(k for k in _REGISTRY if not k.endswith("pruner"))
+        raise TunesmithError(f"unknown pruner {spec['name']!r}; known pruners: {known}")
+    try:
+        return cls(**args)
+    except TypeError as exc:
+        raise TunesmithError(f"bad arguments for pruner {spec['name']!r}: {exc}") from None
