@@ -524,6 +524,38 @@ def test_kernel_parameters_are_refitted_as_observations_grow():
         assert small.last_info["fit_evaluations"] > 0
 
 
+def test_discrete_space_gets_no_repeated_configurations():
+    def objective(t: ts.Trial) -> float:
+        a = t.suggest_int("a", 0, 4)
+        b = t.suggest_int("b", 1, 64, log=True)
+        c = t.suggest_categorical("c", ["x", "y", "z"])
+        s = t.suggest_float("s", 0.0, 1.0, step=0.25)
+        return (a - 2) ** 2 + abs(b - 8) / 8 + (c == "y") + s
+
+    study = ts.create_study(sampler=GPSampler(seed=1))
+    study.optimize(objective, n_trials=40)
+    configs = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(configs)) == 40 and study.best_value <= 0.25
+    # Asked and not told: pending configurations are not proposed again either.
+    space = Space({"a": Int(0, 9), "b": Categorical(["u", "v", "w"])})
+    declared = ts.create_study(sampler=GPSampler(seed=3, n_startup_trials=5), space=space)
+    for _ in range(10):
+        t = declared.ask()
+        declared.tell(t, t.params["a"] + (t.params["b"] == "v"))
+    done = {tuple(sorted(t.params.items())) for t in declared.trials}
+    pending = [tuple(sorted(declared.ask().params.items())) for _ in range(8)]
+    assert len(set(pending)) == 8 and not set(pending) & done
+
+
+def test_exhausted_discrete_space_repeats_without_error():
+    study = ts.create_study(sampler=GPSampler(seed=0, n_startup_trials=2))
+    study.optimize(
+        lambda t: t.suggest_int("a", 0, 2) + (t.suggest_categorical("b", [0, 1]) == 1), n_trials=9
+    )
+    configs = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(configs[:6])) == 6 and study.best_value == 0
+
+
 def test_gp_failure_falls_back_to_random(monkeypatch, caplog):
     import tunesmith.samplers._gp.model as model_module
 

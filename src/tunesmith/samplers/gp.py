@@ -283,6 +283,11 @@ class GPSampler(Sampler):
         best = float(np.min(post.train_mean) if self.incumbent == "mean" else np.min(y))
         acqf = acquisition.LogEI(acq_post, best)
         axes = [optimize.Axis.of(d) for d in dists]
+        exclude = None
+        if all(a.kind != "continuous" for a in axes):
+            # A discrete space: never spend an evaluation on a configuration that was
+            # already evaluated or is running, while an unseen one scores anywhere.
+            exclude = np.concatenate([Zo, Zp]) if len(Zp) else Zo
         z, _ = optimize.optimize_acqf(
             acqf,
             acqf.value_and_grad,
@@ -293,6 +298,7 @@ class GPSampler(Sampler):
             n_starts=self.n_local_search,
             seeds=Zo[int(np.argmin(y))][None, :],
             scale=np.sqrt(post.params.inv_sq_lengthscales),
+            exclude=exclude,
         )
         self._proposals[number] = (key, z)
         t_end = time.perf_counter()

@@ -218,6 +218,7 @@ def optimize_acqf(
     scale: np.ndarray | None = None,
     max_rounds: int = 4,
     maxiter: int = 100,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Find a point of high acquisition value.
 
@@ -234,6 +235,10 @@ def optimize_acqf(
             the continuous search; ones if None).
         max_rounds: alternations of continuous and discrete search per start.
         maxiter: L-BFGS-B iterations per round.
+        exclude: ``(k, d)`` points not to return (configurations already evaluated
+            or running, for spaces without continuous coordinates): the best point
+            of the local searches and candidates that is not one of them is
+            returned instead, unless every one of them is.
 
     Returns:
         ``(z (d,), value)``: the best model coordinates found and their value.
@@ -273,7 +278,22 @@ def optimize_acqf(
         todo = np.flatnonzero(_sweep(acq, fmap, axes, swept, S, cur))
         if not len(todo):
             break
-    i = int(np.argmax(cur))
-    if not cur[i] >= vals[top]:  # never worse than the best candidate
-        return Z[top].copy(), float(vals[top])
-    return S[i].copy(), float(cur[i])
+    pool = np.concatenate([S, Z])
+    pool_vals = np.concatenate([cur, vals])
+    if exclude is not None and len(exclude):
+        seen = _matches(pool, np.asarray(exclude, dtype=float))
+        if not seen.all():
+            pool_vals = np.where(seen, -np.inf, pool_vals)
+    i = int(np.argmax(pool_vals))  # local-search results first: they win ties
+    return pool[i].copy(), float(pool_vals[i])
+
+
+def _matches(points: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """Which rows of ``points`` equal a row of ``exclude`` (to rounding)."""
+    out = np.zeros(len(points), dtype=bool)
+    step = max(1, 2_000_000 // max(1, points.size))
+    for i in range(0, len(exclude), step):
+        block = exclude[i : i + step]
+        close = np.abs(points[:, None, :] - block[None, :, :]) <= 1e-9
+        out |= close.all(axis=2).any(axis=1)
+    return out
