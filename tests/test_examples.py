@@ -92,3 +92,30 @@ def test_prune_mlp_example_runs(pruner):
     else:  # rungs at epochs 1 and 3 (and 3 only for Hyperband's second bracket)
         assert n_pruned > 0 and spent < 48
     assert "Best validation accuracy" in out.stdout
+
+
+@pytest.mark.slow
+def test_simulate_pruners_example_runs():
+    cmd = [
+        sys.executable,
+        str(ROOT / "examples" / "simulate_pruners.py"),
+        "--seeds",
+        "2",
+        "--budget",
+        "3",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[2:]}
+    assert set(rows) == {"none", "median", "sh", "hyperband"}
+    assert rows["none"][2] == "0%" and rows["none"][-1] == "1.00x"
+    epochs = {name: int(row[3]) for name, row in rows.items()}
+    trials = {name: int(row[1]) for name, row in rows.items()}
+    for name in ("sh", "hyperband"):  # same simulated time, many more (shorter) trials
+        assert trials[name] > 2 * trials["none"]
+        assert row_speedup(rows[name]) > 1.0
+    assert all(e > 0 for e in epochs.values())
+
+
+def row_speedup(row: list[str]) -> float:
+    return float(row[-1].lstrip("<").rstrip("x"))
