@@ -1,7 +1,8 @@
 """Helpers shared by the benchmark scripts: machine description, command line, output files.
 
 Not a benchmark itself. The scripts import it as ``_common`` (they run as
-``python benchmarks/<name>.py``, so ``benchmarks/`` is on ``sys.path``).
+``python benchmarks/<name>.py``, so ``benchmarks/`` is on ``sys.path``); the suites run
+as modules (``python -m benchmarks.samplers.run``) import it as ``benchmarks._common``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,19 +28,41 @@ RESULTS = REPO / "benchmarks" / "results"
 PACKAGES = ("tunesmith", "optuna", "sqlalchemy", "numpy", "scipy", "psycopg", "psycopg-binary")
 
 
+def _in_repo(path: Path, fallback: str) -> str:
+    """``path`` relative to the repository, or ``fallback`` when it lies outside it."""
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return fallback
+
+
+def _interpreter() -> str:
+    """The running Python interpreter, relative to the repository where possible."""
+    exe = Path(sys.executable)
+    return _in_repo(exe, str(exe))
+
+
 def command_line() -> str:
     """The command that started this process, with paths made relative to the repository."""
-    exe = Path(sys.executable)
-    try:
-        exe_s = str(exe.relative_to(REPO))
-    except ValueError:
-        exe_s = str(exe)
-    script = Path(sys.argv[0]).resolve()
-    try:
-        script_s = str(script.relative_to(REPO))
-    except ValueError:
-        script_s = sys.argv[0]
-    return shlex.join([exe_s, script_s, *sys.argv[1:]])
+    script = _in_repo(Path(sys.argv[0]).resolve(), sys.argv[0])
+    return shlex.join([_interpreter(), script, *sys.argv[1:]])
+
+
+def module_command_line(module: str) -> str:
+    """The command that started this process as ``python -m <module>`` (interpreter path
+    relative to the repository where possible)."""
+    return shlex.join([_interpreter(), "-m", module, *sys.argv[1:]])
+
+
+def package_versions(packages: Iterable[str]) -> dict[str, str]:
+    """Installed versions of ``packages``, in their order; those not installed are left out."""
+    versions = {}
+    for pkg in packages:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
 
 
 def _cpu_model() -> str:
@@ -90,12 +114,7 @@ def fsync_latency_ms(directory: str | None = None, n: int = 50) -> float:
 
 def machine_info(tmpdir: str | None = None) -> dict[str, Any]:
     """CPU, OS, Python and package versions, date: what a reader needs to judge the numbers."""
-    versions = {}
-    for pkg in PACKAGES:
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
+    versions = package_versions(PACKAGES)
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -130,9 +149,9 @@ def machine_lines(info: dict[str, Any]) -> list[str]:
         f"- write+fsync latency of the temp directory (median of 50): {info['fsync_ms_median']} ms",
     ]
     if load is not None:
-        txt = f"- Load average (1/5/15 min) at start: {_fmt_load(load)}"
+        txt = f"- Load average (1/5/15 min) at start: {fmt_load(load)}"
         if load_end is not None:
-            txt += f"; at end: {_fmt_load(load_end)}"
+            txt += f"; at end: {fmt_load(load_end)}"
         lines.append(txt)
         if load[0] > 0.5:
             lines.append(
@@ -143,7 +162,8 @@ def machine_lines(info: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _fmt_load(load: Any) -> str:
+def fmt_load(load: Any) -> str:
+    """A 1/5/15-minute load average as ``0.12/0.34/0.56``."""
     return "/".join(f"{x:.2f}" for x in load)
 
 

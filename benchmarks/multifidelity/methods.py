@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tunesmith as ts
+from benchmarks._suite import expand_names
 from tunesmith.trial import TrialState
 
 PRUNERS = ("none", "median", "sh", "hb")
@@ -78,14 +79,8 @@ METHOD_SETS["all"] = list(METHODS)
 
 
 def expand(names: list[str]) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        for m in METHOD_SETS.get(n, [n]):
-            if m not in METHODS:
-                raise KeyError(f"unknown method {m!r}; known: {sorted(METHODS)}")
-            if m not in out:
-                out.append(m)
-    return out
+    """Expand set names (``default``, ``all``) into method names, keeping order."""
+    return expand_names(names, METHOD_SETS, METHODS, "method")
 
 
 def availability(name: str) -> str | None:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 import tunesmith as ts
+from benchmarks._suite import expand_names, lookup
 from tunesmith.simulate import HartmannCurves
 
 REPO = Path(__file__).resolve().parents[2]
@@ -268,22 +269,9 @@ def availability(name: str) -> str | None:
 @functools.cache
 def get_problem(name: str) -> Problem:
     """Build (once per process) the problem registered under ``name``."""
-    try:
-        factory = PROBLEMS[name]
-    except KeyError:
-        raise KeyError(f"unknown problem {name!r}; known: {sorted(PROBLEMS)}") from None
-    return factory()
+    return lookup(PROBLEMS, name)
 
 
 def expand(names: list[str]) -> list[str]:
     """Expand set names (``lcbench``, ``all``) into problem names, keeping order."""
-    out: list[str] = []
-    for n in names:
-        for p in SETS.get(n, [n]):
-            if p not in PROBLEMS:
-                raise KeyError(
-                    f"unknown problem {p!r}; known: {sorted(PROBLEMS)} or {sorted(SETS)}"
-                )
-            if p not in out:
-                out.append(p)
-    return out
+    return expand_names(names, SETS, PROBLEMS, "problem", mention_sets=True)

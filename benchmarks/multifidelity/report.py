@@ -28,7 +28,6 @@ Definitions
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import _suite
 from benchmarks.multifidelity import methods as methods_mod
 from benchmarks.multifidelity import problems as problems_mod
 
@@ -45,19 +45,6 @@ FRACTIONS = (0.25, 0.5, 1.0)
 BASELINE = "random-full"
 PRUNER_LABEL = {"none": "no pruning", "median": "median", "sh": "successive halving",
                 "hb": "Hyperband"}  # fmt: skip
-
-
-def load_cells(out: Path, budget: float | None) -> list[dict[str, Any]]:
-    recs = []
-    for path in sorted((out / "cells").glob("*/*/seed*.json")):
-        try:
-            rec = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            continue
-        if budget is not None and rec.get("budget") != budget:
-            continue
-        recs.append(rec)
-    return recs
 
 
 def _step_value(imps: list[list[float]], t: float) -> float:
@@ -195,12 +182,6 @@ def _ms(ms: tuple[float, float, int], n: int, nd: int = 4) -> str:
     return txt + (f" (n={k})" if k < n else "")
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def _diff(a: tuple[float, float, int], b: tuple[float, float, int]) -> str:
     (ma, sa, na), (mb, sb, nb) = a, b
     if not na or not nb:
@@ -217,23 +198,17 @@ def _method_order(ms: list[str]) -> list[str]:
 
 def render(an: dict[str, Any], runs_meta: list[dict[str, Any]]) -> str:
     probs = an["problems"]
-    lines = ["# Multi-fidelity benchmark: pruners on simulated learning curves", ""]
-    lines += ["Produced by:", "", "```"]
-    seen: set[str] = set()
-    for m in runs_meta:
-        if m["command"] not in seen:
-            seen.add(m["command"])
-            lines.append(m["command"])
     budget = next(iter(probs.values()))["meta"]["budget"] if probs else "?"
-    lines.append(f".bench-venv/bin/python -m benchmarks.multifidelity.report --budget {budget}")
-    lines += ["```", ""]
+    lines = _suite.report_head(
+        "Multi-fidelity benchmark: pruners on simulated learning curves",
+        "benchmarks.multifidelity.report",
+        budget,
+        runs_meta,
+        "processes",
+    )
     if runs_meta:
         last = runs_meta[-1]
-        vers = ", ".join(f"{k} {v}" for k, v in last.get("versions", {}).items())
         lines += [
-            f"- Started {runs_meta[0]['started_utc']} (last invocation {last['started_utc']}); "
-            f"{last.get('cpu_count')} CPUs, {last.get('jobs')} processes, Python {last['python']}",
-            f"- Packages: {vers}",
             "- tunesmith source: "
             + "; ".join(sorted({mm.get("tunesmith_src", "unknown") for mm in runs_meta})),
             "- Wall time of the invocations: "
@@ -241,13 +216,11 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]]) -> str:
                 f"{mm.get('wall_s', '?')} s ({mm.get('cells_run', '?')} cells)" for mm in runs_meta
             )
             + "; load average (1/5/15 min) at their starts: "
-            + "; ".join(
-                "/".join(f"{x:.2f}" for x in mm.get("loadavg_at_start", [])) for mm in runs_meta
-            ),
+            + _suite.start_loads(runs_meta),
             f"- {last.get('workers')} virtual workers; budget {budget} median full trainings "
             f"per worker (simulated); seeds 0..{last.get('seeds', 0) - 1}",
         ]
-        skipped = {k: v for mm in runs_meta for k, v in mm.get("skipped", {}).items()}
+        skipped = _suite.skipped_in(runs_meta, "skipped")
         if skipped:
             lines.append("- Skipped: " + "; ".join(f"`{k}` ({v})" for k, v in skipped.items()))
     lines += [
@@ -295,7 +268,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]]) -> str:
         gm = math.exp(statistics.fmean(logs)) if logs else math.nan
         gm_txt = "-" if not math.isfinite(gm) else (("<" if any_bound else "") + f"{gm:.2f}x")
         rows.append([f"`{m}`", *cells, gm_txt])
-    lines += [_table(hdr, rows), ""]
+    lines += [_suite.pipe_table(hdr, rows), ""]
 
     # -- tunesmith vs Optuna -------------------------------------------------------------
     lines += ["## tunesmith vs Optuna, same sampler and pruner", ""]
@@ -334,7 +307,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]]) -> str:
         if body:
             lines += [f"### {sampler} sampler", ""]
             lines.append(
-                _table(
+                _suite.pipe_table(
                     [
                         "problem",
                         "pruner",
@@ -402,7 +375,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]]) -> str:
                 ]
             )
         lines.append(
-            _table(
+            _suite.pipe_table(
                 [
                     "method",
                     "seeds",
@@ -441,14 +414,9 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]]) -> str:
 
 
 def plot(an: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _suite.pyplot(out)
     colors = {"none": "black", "median": "tab:blue", "sh": "tab:green", "hb": "tab:red"}
     written = []
-    (out / "plots").mkdir(parents=True, exist_ok=True)
     for pname, p in an["problems"].items():
         meta, rows = p["meta"], p["rows"]
         unit = meta["max_time"] / meta["budget"]  # one median full training
@@ -487,41 +455,32 @@ def plot(an: dict[str, Any], out: Path) -> list[str]:
             fontsize=9,
         )
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        path = out / "plots" / f"{pname}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written.append(str(path))
+        written.append(_suite.save_plot(fig, out, pname))
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.multifidelity.report")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/multifidelity"))
-    ap.add_argument("--budget", type=float, default=None, help="only cells of this budget")
-    ap.add_argument("--no-plots", action="store_true")
-    args = ap.parse_args(argv)
-    recs = load_cells(args.out, args.budget)
-    if not recs:
-        print(f"no cells under {args.out / 'cells'}")
+    args = _suite.report_arguments(
+        "python -m benchmarks.multifidelity.report",
+        Path("benchmarks/results/multifidelity"),
+        float,
+        argv,
+    )
+    cells = _suite.cells_of_one_budget(args.out, args.budget)
+    if cells is None:
         return 1
-    budget = args.budget if args.budget is not None else max(r["budget"] for r in recs)
-    recs = [r for r in recs if r.get("budget") == budget]
+    recs, budget = cells
     an = analyse(recs)
-    runs_meta: list[dict[str, Any]] = []
-    log = args.out / "run_log.jsonl"
-    if log.exists():
-        runs_meta = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-        runs_meta = [m for m in runs_meta if m.get("budget") == budget]
+    runs_meta = _suite.load_run_log(args.out, budget)
     if not args.no_plots:
         plot(an, args.out)
-    (args.out / "report.md").write_text(render(an, runs_meta))
+    md = render(an, runs_meta)
     slim = json.loads(json.dumps(an, default=str))
     for p in slim["problems"].values():
         for r in p["rows"].values():
             r.pop("curve_t", None)
             r.pop("curve", None)
-    (args.out / "report.json").write_text(json.dumps(slim, indent=1) + "\n")
-    print(f"wrote {args.out / 'report.md'}, report.json and plots/")
+    _suite.write_report(args.out, md, slim)
     return 0
 
 

@@ -24,13 +24,8 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy is imported: one thread per process
 
-import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
-import json  # noqa: E402
 import multiprocessing as mp  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait  # noqa: E402
@@ -39,33 +34,20 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks import _suite  # noqa: E402
+from benchmarks._common import REPO, package_versions  # noqa: E402
 from benchmarks.multifidelity import methods, problems  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "multifidelity"
 N_WORKERS = 4
 VERSION_PKGS = ("tunesmith", "optuna", "numpy", "scipy", "matplotlib")
 CURVE_GRID = 50  # points of the resource / trials-started curves kept per cell
 
 
-def command_line() -> str:
-    exe = Path(sys.executable)
-    try:
-        exe_s = str(exe.relative_to(REPO))
-    except ValueError:
-        exe_s = str(exe)
-    return shlex.join([exe_s, "-m", "benchmarks.multifidelity.run", *sys.argv[1:]])
-
-
 def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for pkg in VERSION_PKGS:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
+    """Versions of the packages involved, with yahpo-gym's and onnxruntime's from the YAHPO
+    interpreter when it is installed."""
+    out = package_versions(VERSION_PKGS)
     yahpo = problems.YAHPO_PYTHON
     if yahpo.exists():
         import subprocess
@@ -78,41 +60,6 @@ def versions() -> dict[str, str]:
         if r.returncode == 0 and r.stdout.split():
             out["yahpo-gym"], out["onnxruntime"] = r.stdout.split()[:2]
     return out
-
-
-def src_state() -> str:
-    """The tunesmith commit, plus a hash of uncommitted changes under src/ if any."""
-    import hashlib
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        diff = subprocess.run(
-            ["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True, text=True
-        ).stdout
-        untracked = subprocess.run(
-            ["git", "ls-files", "--others", "--exclude-standard", "src"],
-            cwd=REPO, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-    except OSError:
-        return "unknown"
-    if diff or untracked:
-        h = hashlib.sha1((diff + untracked).encode()).hexdigest()[:10]
-        return f"{head} + uncommitted src/ changes (sha1 {h})"
-    return head
-
-
-def cell_path(out: Path, problem: str, method: str, seed: int) -> Path:
-    return out / "cells" / problem / method / f"seed{seed}.json"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":"), default=str) + "\n")
-    tmp.replace(path)
 
 
 def _improvements(times: np.ndarray, best: np.ndarray) -> list[list[float]]:
@@ -190,7 +137,7 @@ def run_cells(tasks: list[dict[str, Any]], jobs: int, out: Path) -> dict[str, in
                 except Exception as exc:  # the worker process died
                     rec = {**task, "status": "crashed", "error": repr(exc)}
                 rec.pop("path", None)
-                _write_json(Path(task["path"]), rec)
+                _suite.write_json_atomic(Path(task["path"]), rec)
                 done += 1
                 counts[rec["status"]] = counts.get(rec["status"], 0) + 1
                 elapsed = time.perf_counter() - t_start
@@ -209,55 +156,43 @@ def run_cells(tasks: list[dict[str, Any]], jobs: int, out: Path) -> dict[str, in
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.multifidelity.run",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ap = _suite.run_parser(
+        "python -m benchmarks.multifidelity.run",
+        __doc__,
+        problems_default=["all"],
+        problem_sets=problems.SETS,
+        kind="method",
+        kind_default=["default"],
+        kind_sets=methods.METHOD_SETS,
+        seeds_default=20,
     )
-    ap.add_argument("--problems", nargs="+", default=["all"],
-                    help=f"problem names or sets {sorted(problems.SETS)}")  # fmt: skip
-    ap.add_argument("--methods", nargs="+", default=["default"],
-                    help=f"method names or sets {sorted(methods.METHOD_SETS)}")  # fmt: skip
-    ap.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 per cell")
     ap.add_argument("--budget", type=float, default=problems.BUDGET_FULL_RUNS,
                     help="simulated time, in median full trainings per worker")  # fmt: skip
     ap.add_argument("--workers", type=int, default=N_WORKERS, help="virtual workers")
-    ap.add_argument("--jobs", type=int, default=2, help="processes (at most 2 here)")
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 2 seeds, budget 4, two problems, into <out>/quick")  # fmt: skip
-    ap.add_argument("--rerun-errors", action="store_true")
-    ap.add_argument("--no-report", action="store_true")
+    _suite.add_output_options(
+        ap,
+        jobs_help="processes (at most 2 here)",
+        quick_help="smoke run: 2 seeds, budget 4, two problems, into <out>/quick",
+    )
     args = ap.parse_args(argv)
 
-    out = args.out or DEFAULT_OUT
-    if args.quick:
-        out = out / "quick"
-        if args.problems == ap.get_default("problems"):
-            args.problems = ["hartmann_curves", "lcbench_167168"]
-        args.seeds = min(args.seeds, 2)
-        args.budget = min(args.budget, 4.0)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _suite.output_dir(
+        args,
+        ap,
+        DEFAULT_OUT,
+        quick_problems=["hartmann_curves", "lcbench_167168"],
+        quick_budget=4.0,
+    )
 
-    prob_names = problems.expand(args.problems)
-    skipped_p = {p: why for p in prob_names if (why := problems.availability(p))}
-    for p, why in skipped_p.items():
-        print(f"skipping {p}: {why}", file=sys.stderr)
-    prob_names = [p for p in prob_names if p not in skipped_p]
-    meth_names = methods.expand(args.methods)
-    skipped_m = {m: why for m in meth_names if (why := methods.availability(m))}
-    for m, why in skipped_m.items():
-        print(f"skipping {m}: {why}", file=sys.stderr)
-    meth_names = [m for m in meth_names if m not in skipped_m]
+    prob_names, skipped_p = _suite.drop_unavailable(
+        problems.expand(args.problems), problems.availability
+    )
+    meth_names, skipped_m = _suite.drop_unavailable(
+        methods.expand(args.methods), methods.availability
+    )
 
     meta = {
-        "command": command_line(),
-        "started_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "versions": versions(),
-        "tunesmith_src": src_state(),
+        **_suite.run_description("benchmarks.multifidelity.run", versions, untracked_src=True),
         "problems": prob_names,
         "methods": meth_names,
         "skipped": {**skipped_p, **skipped_m},
@@ -267,32 +202,17 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": args.jobs,
     }
 
-    tasks = []
-    n_skip = 0
-    for seed in range(args.seeds):
-        for p in prob_names:
-            for m in meth_names:
-                path = cell_path(out, p, m, seed)
-                if path.exists():
-                    try:
-                        old = json.loads(path.read_text())
-                    except json.JSONDecodeError:
-                        old = {}
-                    same = old.get("budget") == args.budget and old.get("workers") == args.workers
-                    failed = old.get("status") != "ok"
-                    if same and not (failed and args.rerun_errors):
-                        n_skip += 1
-                        continue
-                tasks.append(
-                    {
-                        "problem": p,
-                        "method": m,
-                        "seed": seed,
-                        "budget": args.budget,
-                        "workers": args.workers,
-                        "path": str(path),
-                    }
-                )
+    tasks, n_skip = _suite.plan_cells(
+        out,
+        args.seeds,
+        prob_names,
+        meth_names,
+        method_key="method",
+        settings={"budget": args.budget, "workers": args.workers},
+        same_keys=("budget", "workers"),
+        is_failed=lambda old: old.get("status") != "ok",
+        rerun_errors=args.rerun_errors,
+    )
     print(
         f"{len(tasks)} cells to run ({n_skip} already done) with {args.jobs} processes -> {out}",
         flush=True,
@@ -303,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["cells_run"] = len(tasks)
     meta["status_counts"] = counts
     meta["loadavg_at_end"] = os.getloadavg()
-    with (out / "run_log.jsonl").open("a") as fh:
-        fh.write(json.dumps(meta) + "\n")
+    _suite.append_run_log(out, meta)
     if not args.no_report:
         from benchmarks.multifidelity import report
 

@@ -34,7 +34,8 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.samplers.run import command_line, versions  # noqa: E402
+from benchmarks._common import module_command_line  # noqa: E402
+from benchmarks.samplers.run import versions  # noqa: E402
 
 D = 10
 LOW, HIGH = -5.0, 5.0
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         tpe_sizes, gp_sizes, asks = [100, 1000], [100], 4
 
-    cmd = command_line().replace("benchmarks.samplers.run", "benchmarks.samplers.overhead")
+    cmd = module_command_line("benchmarks.samplers.overhead")
     rows = measure("tpe", tpe_sizes, asks, args.budget)
     # At least 21 GP asks: one kernel refit (5 % growth) falls in the timed trials at 300.
     rows += measure("gp", gp_sizes, max(asks, 21) if not args.quick else 4, args.budget)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._suite import expand_names, lookup
 from benchmarks.samplers.space import C, F, I, Param
 
 REPO = Path(__file__).resolve().parents[2]
@@ -736,20 +737,9 @@ SETS["all"] = [p for s in ("synthetic", "sklearn", "bayesmark", "tabular") for p
 @functools.cache
 def get_problem(name: str) -> Problem:
     """Build (once per process) the problem registered under ``name``."""
-    try:
-        factory = PROBLEMS[name]
-    except KeyError:
-        raise KeyError(f"unknown problem {name!r}; known: {sorted(PROBLEMS)}") from None
-    return factory()
+    return lookup(PROBLEMS, name)
 
 
 def expand(names: list[str]) -> list[str]:
     """Expand set names (``synthetic``, ``all``...) into problem names, keeping order."""
-    out: list[str] = []
-    for n in names:
-        for p in SETS.get(n, [n]):
-            if p not in PROBLEMS:
-                raise KeyError(f"unknown problem {p!r}; known: {sorted(PROBLEMS)}")
-            if p not in out:
-                out.append(p)
-    return out
+    return expand_names(names, SETS, PROBLEMS, "problem")

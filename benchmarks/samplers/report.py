@@ -29,7 +29,6 @@ Scoring
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -39,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import _suite
 from benchmarks.samplers.problems import DATA_ROOT, PROBLEMS, SETS, get_problem
 from benchmarks.samplers.space import describe
 
@@ -52,19 +52,6 @@ def _family(problem: str) -> str:
         if problem in SETS.get(fam, []):
             return fam
     return "other"
-
-
-def load_cells(out: Path, budget: int | None) -> list[dict[str, Any]]:
-    recs = []
-    for path in sorted((out / "cells").glob("*/*/seed*.json")):
-        try:
-            rec = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            continue
-        if budget is not None and rec.get("budget") != budget:
-            continue
-        recs.append(rec)
-    return recs
 
 
 def _mean_se(xs: list[float]) -> tuple[float, float]:
@@ -237,12 +224,6 @@ def _g(x: float | None) -> str:
     return "-" if x is None else f"{x:.6g}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def _pair(a: dict[str, Any] | None, b: dict[str, Any] | None, key: str, nd: int = 1) -> str:
     if not a or not b:
         return "-"
@@ -260,39 +241,28 @@ def _diff(a: dict[str, Any], b: dict[str, Any], key: str, nd: int = 1) -> str:
 def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict | None) -> str:
     budget = an["budget"]
     res, pm, ov = an["results"], an["problems"], an["overall"]
-    lines: list[str] = ["# Sampler-quality benchmark", ""]
-    lines.append("Produced by:")
-    lines.append("")
-    lines.append("```")
-    seen = set()
-    for m in runs_meta:
-        if m["command"] not in seen:
-            seen.add(m["command"])
-            lines.append(m["command"])
-    lines.append(".bench-venv/bin/python -m benchmarks.samplers.report " + f"--budget {budget}")
-    lines.append("```")
-    lines.append("")
+    lines = _suite.report_head(
+        "Sampler-quality benchmark",
+        "benchmarks.samplers.report",
+        budget,
+        runs_meta,
+        "worker processes",
+    )
     if runs_meta:
         m = runs_meta[-1]
-        vers = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
         lines += [
-            f"- Started {runs_meta[0]['started_utc']} (last invocation {m['started_utc']}); "
-            f"{m.get('cpu_count')} CPUs, {m.get('jobs')} worker processes, Python {m['python']}",
-            f"- Packages: {vers}",
             "- tunesmith source per invocation: "
             + "; ".join(
                 f"{mm['started_utc']}: {mm.get('tunesmith_src', 'unknown')}" for mm in runs_meta
             ),
             "- Load average (1/5/15 min) at the start of each invocation: "
-            + "; ".join(
-                "/".join(f"{x:.2f}" for x in mm.get("loadavg_at_start", [])) for mm in runs_meta
-            )
+            + _suite.start_loads(runs_meta)
             + " (the machine was shared: sampler times are wall-clock and inflated by other jobs)",
             f"- Budget {budget} evaluations per run; seeds {m.get('seeds')} "
             f"(fewer where set: {m.get('seeds_for') or 'none'}); time limit "
             f"{m.get('time_limit')} s per run",
         ]
-        skipped = {k: v for mm in runs_meta for k, v in mm.get("skipped_samplers", {}).items()}
+        skipped = _suite.skipped_in(runs_meta, "skipped_samplers")
         if skipped:
             lines.append("- Samplers skipped (not importable): " + "; ".join(
                 f"`{k}` ({v})" for k, v in skipped.items()))  # fmt: skip
@@ -314,7 +284,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
             + [_f(o["family_score"].get(f, math.nan), 1) for f in fams]
             + [_ms(o["time_per_trial_ms"])]
         )
-    lines.append(_table(hdr, rows))
+    lines.append(_suite.pipe_table(hdr, rows))
     lines += [
         "",
         "Mean rank over problems (1 = best); score = mean normalized score per family "
@@ -349,7 +319,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
             ]
         )
     lines.append(
-        _table(
+        _suite.pipe_table(
             [
                 "pair",
                 "problems won-lost",
@@ -386,7 +356,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
         )
         lines.append("")
         lines.append(
-            _table(
+            _suite.pipe_table(
                 [
                     "problem",
                     "metric",
@@ -417,7 +387,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
         lines.append("`**`: the difference exceeds twice its standard error (unpaired seeds).")
         lines.append("")
         lines.append(
-            _table(
+            _suite.pipe_table(
                 ["problem", "normalized score", "difference ± se", "log-regret", "ms/trial"],
                 tpe_rows,
             )
@@ -476,7 +446,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
                     row.append(f"{_f(r['bbo_score'][0], 1)} ± {_f(r['bbo_score'][1], 1)}")
                 row.append(_ms(r["time_per_trial_ms"]))
                 body.append(row)
-            lines.append(_table(hdr, body))
+            lines.append(_suite.pipe_table(hdr, body))
             lines.append("")
         lines.append(f"![{fam}](plots/{fam}.png)")
         lines.append("")
@@ -494,11 +464,7 @@ def render(an: dict[str, Any], runs_meta: list[dict[str, Any]], overhead: dict |
 
 
 def plot(an: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _suite.pyplot(out)
     res, pm = an["results"], an["problems"]
     samplers = sorted({s for rows in res.values() for s in rows})
     # one hue per algorithm, tunesmith solid, peers dashed: pairs are easy to compare
@@ -510,7 +476,6 @@ def plot(an: dict[str, Any], out: Path) -> list[str]:
     styles = {s: "-" if s.startswith("ts-") else "--" if s.startswith("optuna") else ":"
               for s in samplers}  # fmt: skip
     written = []
-    (out / "plots").mkdir(parents=True, exist_ok=True)
     for fam in FAMILY_ORDER:
         probs = [p for p in pm if pm[p]["family"] == fam]
         if not probs:
@@ -539,31 +504,20 @@ def plot(an: dict[str, Any], out: Path) -> list[str]:
             f"{fam}: best-so-far vs evaluations (solid: tunesmith, dashed: Optuna, dotted: others)"
         )
         fig.tight_layout(rect=(0, 0.07 if nrow > 1 else 0.12, 1, 0.96))
-        path = out / "plots" / f"{fam}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written.append(str(path))
+        written.append(_suite.save_plot(fig, out, fam))
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.samplers.report")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/samplers"))
-    ap.add_argument("--budget", type=int, default=None, help="only cells of this budget")
-    ap.add_argument("--no-plots", action="store_true")
-    args = ap.parse_args(argv)
-    recs = load_cells(args.out, args.budget)
-    if not recs:
-        print(f"no cells under {args.out / 'cells'}")
+    args = _suite.report_arguments(
+        "python -m benchmarks.samplers.report", Path("benchmarks/results/samplers"), int, argv
+    )
+    cells = _suite.cells_of_one_budget(args.out, args.budget)
+    if cells is None:
         return 1
-    budget = args.budget or max(r["budget"] for r in recs)
-    recs = [r for r in recs if r.get("budget") == budget]
+    recs, budget = cells
     an = analyse(recs, budget)
-    runs_meta = []
-    log = args.out / "run_log.jsonl"
-    if log.exists():
-        runs_meta = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-        runs_meta = [m for m in runs_meta if m.get("budget") == budget]
+    runs_meta = _suite.load_run_log(args.out, budget)
     overhead = None
     oh = args.out / "overhead.json"
     if oh.exists():
@@ -571,13 +525,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_plots:
         plot(an, args.out)
     md = render(an, runs_meta, overhead)
-    (args.out / "report.md").write_text(md)
     slim = json.loads(json.dumps(an, default=str))
     for rows in slim["results"].values():
         for r in rows.values():
             r["curve"] = [round(x, 6) for x in r["curve"]]
-    (args.out / "report.json").write_text(json.dumps(slim, indent=1) + "\n")
-    print(f"wrote {args.out / 'report.md'}, report.json and plots/")
+    _suite.write_report(args.out, md, slim)
     return 0
 
 

@@ -25,21 +25,19 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy is imported: one thread per process
 
-import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
-import json  # noqa: E402
 import multiprocessing as mp  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from multiprocessing.connection import Connection, wait  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from benchmarks import _suite  # noqa: E402
+from benchmarks._common import REPO, package_versions  # noqa: E402
+from benchmarks._suite import write_json_atomic  # noqa: E402
 from benchmarks.samplers import peers, problems  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "samplers"
 VERSION_PKGS = (
     "tunesmith",
@@ -57,55 +55,9 @@ VERSION_PKGS = (
 )
 
 
-def command_line() -> str:
-    exe = Path(sys.executable)
-    try:
-        exe_s = str(exe.relative_to(REPO))
-    except ValueError:
-        exe_s = str(exe)
-    return shlex.join([exe_s, "-m", "benchmarks.samplers.run", *sys.argv[1:]])
-
-
 def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for pkg in VERSION_PKGS:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def src_state() -> str:
-    """The tunesmith commit, plus a hash of uncommitted changes under src/ if any."""
-    import hashlib
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        diff = subprocess.run(
-            ["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True, text=True
-        ).stdout
-    except OSError:
-        return "unknown"
-    if diff:
-        return f"{head} + uncommitted src/ changes (diff sha1 {hashlib.sha1(diff.encode()).hexdigest()[:10]})"
-    return head
-
-
-def cell_path(out: Path, problem: str, sampler: str, seed: int) -> Path:
-    return out / "cells" / problem / sampler / f"seed{seed}.json"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    tmp.replace(path)
+    """Versions of the samplers' libraries and their dependencies, for the run log."""
+    return package_versions(VERSION_PKGS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -128,7 +80,7 @@ def _worker(conn: Connection) -> None:
             rec = {**task, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
         rec["time_limit"] = task["time_limit"]
         rec["finished_utc"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        _write_json(Path(task["path"]), rec)
+        write_json_atomic(Path(task["path"]), rec, indent=1)
         conn.send(rec["status"])
 
 
@@ -181,7 +133,7 @@ def run_cells(
         elapsed = time.perf_counter() - t_start
         rate = done / elapsed if elapsed > 0 else 0.0
         left = len(tasks) - done
-        _write_json(
+        write_json_atomic(
             out / "progress.json",
             {
                 **meta,
@@ -197,6 +149,7 @@ def run_cells(
                 ],
                 "updated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
             },
+            indent=1,
         )
 
     def finish(slot: _Slot, status: str) -> None:
@@ -229,11 +182,13 @@ def run_cells(
                         status = s.conn.recv()
                     except (EOFError, OSError):  # the worker died (out of memory, crash)
                         status = "crashed"
-                        _write_json(Path(s.task["path"]), {**s.task, "status": status})
+                        write_json_atomic(
+                            Path(s.task["path"]), {**s.task, "status": status}, indent=1
+                        )
                         s.kill_and_respawn()
                     finish(s, status)
                 elif time.perf_counter() - s.started > s.task["time_limit"] + kill_grace:
-                    _write_json(
+                    write_json_atomic(
                         Path(s.task["path"]),
                         {
                             **s.task,
@@ -241,6 +196,7 @@ def run_cells(
                             "error": "worker killed: still inside one evaluation or sampler "
                             f"call {kill_grace:.0f} s after the time limit",
                         },
+                        indent=1,
                     )
                     s.kill_and_respawn()
                     finish(s, "killed")
@@ -282,40 +238,38 @@ def colleague_benchmarks_running() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.samplers.run",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ap = _suite.run_parser(
+        "python -m benchmarks.samplers.run",
+        __doc__,
+        problems_default=["synthetic", "sklearn", "bayesmark", "tabular"],
+        problem_sets=problems.SETS,
+        kind="sampler",
+        kind_default=["default"],
+        kind_sets=peers.SAMPLER_SETS,
+        seeds_default=10,
     )
-    ap.add_argument("--problems", nargs="+", default=["synthetic", "sklearn", "bayesmark", "tabular"],
-                    help=f"problem names or sets {sorted(problems.SETS)}")  # fmt: skip
-    ap.add_argument("--samplers", nargs="+", default=["default"],
-                    help=f"sampler names or sets {sorted(peers.SAMPLER_SETS)}")  # fmt: skip
-    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per cell")
     ap.add_argument("--seeds-for", nargs="*", default=[],
                     help="fewer seeds for some samplers or problems, e.g. hebo=3 hgb_phoneme=5 "
                     "(the smaller of the two applies)")  # fmt: skip
     ap.add_argument("--budget", type=int, default=50, help="evaluations per run")
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per run")
     ap.add_argument("--kill-grace", type=float, default=120.0)
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2 here)")
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 2 seeds, budget 15, a few cheap problems, into <out>/quick")  # fmt: skip
-    ap.add_argument("--rerun-errors", action="store_true")
-    ap.add_argument("--no-report", action="store_true")
+    _suite.add_output_options(
+        ap,
+        jobs_help="worker processes (at most 2 here)",
+        quick_help="smoke run: 2 seeds, budget 15, a few cheap problems, into <out>/quick",
+    )
     ap.add_argument("--ignore-other-benchmarks", action="store_true",
                     help="start even while overhead.py / parallel_throughput.py run")  # fmt: skip
     args = ap.parse_args(argv)
 
-    out = args.out or DEFAULT_OUT
-    if args.quick:
-        out = out / "quick"
-        if args.problems == ap.get_default("problems"):
-            args.problems = ["branin", "hartmann6_mixed", "bm_knn_wine_acc", "hpobench_vehicle"]
-        args.seeds = min(args.seeds, 2)
-        args.budget = min(args.budget, 15)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _suite.output_dir(
+        args,
+        ap,
+        DEFAULT_OUT,
+        quick_problems=["branin", "hartmann6_mixed", "bm_knn_wine_acc", "hpobench_vehicle"],
+        quick_budget=15,
+    )
 
     others = colleague_benchmarks_running()
     if others and not args.ignore_other_benchmarks:
@@ -324,24 +278,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     prob_names = problems.expand(args.problems)
-    samplers = peers.expand(args.samplers)
-    skipped = {}
-    for s in samplers:
-        why = peers.availability(s)
-        if why:
-            skipped[s] = why
-            print(f"skipping {s}: {why}", file=sys.stderr)
-    samplers = [s for s in samplers if s not in skipped]
+    samplers, skipped = _suite.drop_unavailable(peers.expand(args.samplers), peers.availability)
     over = _parse_seed_overrides(args.seeds_for)
 
     meta = {
-        "command": command_line(),
-        "started_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "versions": versions(),
-        "tunesmith_src": src_state(),
+        **_suite.run_description("benchmarks.samplers.run", versions),
         "problems": prob_names,
         "samplers": samplers,
         "skipped_samplers": skipped,
@@ -351,37 +292,23 @@ def main(argv: list[str] | None = None) -> int:
         "time_limit": args.time_limit,
         "jobs": args.jobs,
     }
-    with (out / "run_log.jsonl").open("a") as fh:
-        fh.write(json.dumps(meta) + "\n")
+    _suite.append_run_log(out, meta)
 
-    tasks = []
-    n_skip = 0
-    for seed in range(args.seeds):
-        for p in prob_names:
-            for s in samplers:
-                if seed >= min(over.get(s, args.seeds), over.get(p, args.seeds)):
-                    continue
-                path = cell_path(out, p, s, seed)
-                if path.exists():
-                    try:
-                        old = json.loads(path.read_text())
-                    except json.JSONDecodeError:
-                        old = {}
-                    same = old.get("budget") == args.budget
-                    failed = old.get("status") in ("error", "crashed", "killed")
-                    if same and not (failed and args.rerun_errors):
-                        n_skip += 1
-                        continue
-                tasks.append(
-                    {
-                        "problem": p,
-                        "sampler": s,
-                        "seed": seed,
-                        "budget": args.budget,
-                        "time_limit": args.time_limit,
-                        "path": str(path),
-                    }
-                )
+    def wanted(seed: int, problem: str, sampler: str) -> bool:
+        return seed < min(over.get(sampler, args.seeds), over.get(problem, args.seeds))
+
+    tasks, n_skip = _suite.plan_cells(
+        out,
+        args.seeds,
+        prob_names,
+        samplers,
+        method_key="sampler",
+        settings={"budget": args.budget, "time_limit": args.time_limit},
+        same_keys=("budget",),
+        is_failed=lambda old: old.get("status") in ("error", "crashed", "killed"),
+        rerun_errors=args.rerun_errors,
+        wanted=wanted,
+    )
     print(
         f"{len(tasks)} cells to run ({n_skip} already done) with {args.jobs} workers -> {out}",
         flush=True,

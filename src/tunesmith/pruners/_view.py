@@ -92,6 +92,36 @@ def current_curve(study: Study, number: int) -> Curve | None:
     return curve_from(number, ft.intermediate, study.directions)
 
 
+def at_pruning_point(steps: np.ndarray, n_warmup_steps: int, interval_steps: int) -> bool:
+    """Whether the trial's latest report is the first one at or past a pruning point.
+
+    Pruning points are ``n_warmup_steps + j * interval_steps`` (j = 0, 1, ...). A trial
+    that skips steps is checked at its first report past each point; asking again at
+    the same step gives the same answer.
+    """
+    step = int(steps[-1])
+    if step < n_warmup_steps:
+        return False
+    point = n_warmup_steps + (step - n_warmup_steps) // interval_steps * interval_steps
+    previous = int(steps[-2]) if steps.size > 1 else -1
+    return previous < point
+
+
+def curve_at_pruning_point(
+    study: Study, number: int, n_warmup_steps: int, interval_steps: int
+) -> Curve | None:
+    """The reports of trial ``number`` when its latest one is at a pruning point
+    (see :func:`at_pruning_point`), else None (also when it reported nothing).
+
+    Raises:
+        TrialNotFoundError: if the study has no such trial.
+    """
+    curve = current_curve(study, number)
+    if curve is None or not at_pruning_point(curve.steps, n_warmup_steps, interval_steps):
+        return None
+    return curve
+
+
 @contextmanager
 def finished_reports(study: Study) -> Iterator[tuple[History, Reports]]:
     """The study's history, synchronized, and its finished trials' reports; the history

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunesmith.pruners._view import current_curve, finished_reports, signs, states_of
+from tunesmith.pruners._view import curve_at_pruning_point, finished_reports, signs, states_of
 from tunesmith.pruners.base import Pruner, check_int, check_real
 from tunesmith.trial import TrialState
 
@@ -17,21 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["MedianPruner", "PercentilePruner"]
 
 _POOL = np.array([int(TrialState.COMPLETE), int(TrialState.PRUNED)], dtype=np.int8)
-
-
-def at_pruning_point(steps: np.ndarray, n_warmup_steps: int, interval_steps: int) -> bool:
-    """Whether the trial's latest report is the first one at or past a pruning point.
-
-    Pruning points are ``n_warmup_steps + j * interval_steps`` (j = 0, 1, ...). A trial
-    that skips steps is checked at its first report past each point; asking again at
-    the same step gives the same answer.
-    """
-    step = int(steps[-1])
-    if step < n_warmup_steps:
-        return False
-    point = n_warmup_steps + (step - n_warmup_steps) // interval_steps * interval_steps
-    previous = int(steps[-2]) if steps.size > 1 else -1
-    return previous < point
 
 
 class PercentilePruner(Pruner):
@@ -86,10 +71,10 @@ class PercentilePruner(Pruner):
         self.n_min_trials = check_int("n_min_trials", n_min_trials, 1)
 
     def should_prune(self, study: Study, trial_number: int) -> bool:
-        curve = current_curve(study, trial_number)
+        curve = curve_at_pruning_point(
+            study, trial_number, self.n_warmup_steps, self.interval_steps
+        )
         if curve is None:
-            return False
-        if not at_pruning_point(curve.steps, self.n_warmup_steps, self.interval_steps):
             return False
         with finished_reports(study) as (history, reports):
             if history.n_complete < self.n_startup_trials:

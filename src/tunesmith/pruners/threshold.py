@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunesmith.pruners._view import current_curve
+from tunesmith.pruners._view import curve_at_pruning_point
 from tunesmith.pruners.base import Pruner, check_int
-from tunesmith.pruners.percentile import at_pruning_point
 
 if TYPE_CHECKING:
     from tunesmith.study import Study
@@ -110,10 +109,10 @@ class ThresholdPruner(Pruner):
         return expand(self.lower, -math.inf, "lower"), expand(self.upper, math.inf, "upper")
 
     def should_prune(self, study: Study, trial_number: int) -> bool:
-        curve = current_curve(study, trial_number)
+        curve = curve_at_pruning_point(
+            study, trial_number, self.n_warmup_steps, self.interval_steps
+        )
         if curve is None:
-            return False
-        if not at_pruning_point(curve.steps, self.n_warmup_steps, self.interval_steps):
             return False
         lo, hi = self._arrays(len(study.directions))
         latest = curve.values[-1]
