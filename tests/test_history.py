@@ -305,3 +305,20 @@ def test_reports_cross_sections_grow_incrementally():
     assert r.at_step(99)[1].shape == (0, 2)
     assert r.curve(3)[0].size == 0 and r.curve(7) is None
     assert len(r) == 4
+
+
+def test_reports_cross_sections_past_the_buffer_capacity_stay_valid_snapshots():
+    from tunesmith.history import Reports
+
+    r = Reports(1)
+    r.add(0, {1: (0.0,)})
+    first_numbers, first_values = r.at_step(1)
+    with pytest.raises(ValueError):
+        first_values[0, 0] = 1.0  # handed-out arrays are read-only
+    for n in range(1, 40):  # several doublings of the column's buffers
+        r.add(n, {1: (float(n),), 2: (-float(n),)})
+        numbers, values = r.at_step(1)
+        assert numbers.tolist() == list(range(n + 1))
+        assert values[:, 0].tolist() == [float(i) for i in range(n + 1)]
+    assert first_numbers.tolist() == [0] and first_values.tolist() == [[0.0]]
+    assert r.at_step(2)[1][:, 0].tolist() == [-float(i) for i in range(1, 40)]

@@ -244,15 +244,41 @@ class History:
 
 
 class _Column:
-    """One cached cross-section of :class:`Reports`, extended as trials arrive."""
+    """One cached cross-section of :class:`Reports`, extended as trials arrive.
 
-    __slots__ = ("arrays", "numbers", "pos", "rows")
+    Rows go into buffers that double when full, so extending a column by a few trials
+    costs a few row copies, not a rebuild of the whole cross-section. Rows once written
+    never change (a full buffer is copied into a new one, never resized in place), so
+    the read-only views handed out stay valid snapshots.
+    """
 
-    def __init__(self) -> None:
-        self.pos = 0
-        self.numbers: list[int] = []
-        self.rows: list[np.ndarray] = []
+    __slots__ = ("arrays", "numbers", "pos", "size", "values")
+
+    def __init__(self, n_objectives: int) -> None:
+        self.pos = 0  # how many of Reports._order have been looked at
+        self.size = 0  # rows filled
+        self.numbers = np.empty(8, dtype=np.int64)
+        self.values = np.empty((8, n_objectives), dtype=float)
         self.arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def append(self, number: int, row: np.ndarray) -> None:
+        if self.size == self.numbers.size:
+            capacity = 2 * self.size
+            numbers = np.empty(capacity, dtype=np.int64)
+            numbers[: self.size] = self.numbers[: self.size]
+            values = np.empty((capacity, self.values.shape[1]), dtype=float)
+            values[: self.size] = self.values[: self.size]
+            self.numbers, self.values = numbers, values
+        self.numbers[self.size] = number
+        self.values[self.size] = row
+        self.size += 1
+
+    def views(self) -> tuple[np.ndarray, np.ndarray]:
+        numbers = self.numbers[: self.size]
+        values = self.values[: self.size]
+        numbers.flags.writeable = False
+        values.flags.writeable = False
+        return numbers, values
 
 
 class Reports:
@@ -312,20 +338,15 @@ class Reports:
     def _column(self, exact: bool, step: int) -> tuple[np.ndarray, np.ndarray]:
         col = self._columns.get((exact, step))
         if col is None:
-            col = self._columns[(exact, step)] = _Column()
+            col = self._columns[(exact, step)] = _Column(self.n_objectives)
         if col.pos < len(self._order):
             for n in self._order[col.pos :]:
                 steps = self._steps[n]
                 i = int(np.searchsorted(steps, step))
                 if i < steps.size and (not exact or steps[i] == step):
-                    col.numbers.append(n)
-                    col.rows.append(self._values[n][i])
+                    col.append(n, self._values[n][i])
             col.pos = len(self._order)
             col.arrays = None
         if col.arrays is None:
-            numbers = np.array(col.numbers, dtype=np.int64)
-            values = (
-                np.stack(col.rows) if col.rows else np.empty((0, self.n_objectives), dtype=float)
-            )
-            col.arrays = (numbers, values)
+            col.arrays = col.views()
         return col.arrays

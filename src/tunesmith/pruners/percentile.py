@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +15,20 @@ if TYPE_CHECKING:
 
 __all__ = ["MedianPruner", "PercentilePruner"]
 
-_POOL = np.array([int(TrialState.COMPLETE), int(TrialState.PRUNED)], dtype=np.int8)
+_COMPLETE = int(TrialState.COMPLETE)
+_PRUNED = int(TrialState.PRUNED)
+
+
+def _nanpercentile_columns(values: np.ndarray, q: float) -> np.ndarray:
+    """``np.nanpercentile(values, q, axis=0)`` without its per-column Python machinery
+    (``apply_along_axis``): the same numbers, NaN for an all-NaN column, no warning."""
+    out = np.full(values.shape[1], np.nan)
+    for j in range(values.shape[1]):  # one pass per objective, not per trial
+        column = values[:, j]
+        column = column[~np.isnan(column)]
+        if column.size:
+            out[j] = np.percentile(column, q)
+    return out
 
 
 class PercentilePruner(Pruner):
@@ -80,15 +92,14 @@ class PercentilePruner(Pruner):
             if history.n_complete < self.n_startup_trials:
                 return False
             numbers, values = reports.at_step(curve.last_step)
-            pool = np.isin(states_of(history, numbers), _POOL) & (numbers != trial_number)
+            states = states_of(history, numbers)
+            pool = ((states == _COMPLETE) | (states == _PRUNED)) & (numbers != trial_number)
         others = values[pool] * signs(study.directions)
         others = others[~np.all(np.isnan(others), axis=1)]
         if others.shape[0] < self.n_min_trials:
             return False
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-            best = np.nanmin(curve.signed, axis=0)
-            threshold = np.nanpercentile(others, self.percentile, axis=0)
+        threshold = _nanpercentile_columns(others, self.percentile)
+        best = np.fmin.reduce(curve.signed, axis=0)  # nanmin, without the all-NaN warning
         # NaN compares False: a NaN best must count as worse, a NaN threshold as "no data".
         worse = np.isnan(best) | (best > threshold)
         return bool(np.all(worse))
