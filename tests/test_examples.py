@@ -119,3 +119,24 @@ def test_simulate_pruners_example_runs():
 
 def row_speedup(row: list[str]) -> float:
     return float(row[-1].lstrip("<").rstrip("x"))
+
+
+def test_pbt_toy_example_runs(tmp_path):
+    cmd = [
+        sys.executable,
+        str(ROOT / "examples" / "pbt_toy.py"),
+        "--workers",
+        "4",
+        "--steps",
+        "16",
+        "--seconds-per-step",
+        "0.005",
+        "--storage",
+        str(tmp_path / "pbt.db"),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "random search" in out.stdout and "PBT" in out.stdout
+    pb = ts.load_study("pbt-0", str(tmp_path / "pbt.db"))
+    assert isinstance(pb.pruner, ts.PBT)
+    assert not pb.get_trials([TrialState.FAILED])

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from tunesmith.exceptions import (
+    CheckpointError,
     DuplicatedStudyError,
     ObjectiveNotPicklableError,
     SamplerExhausted,
@@ -28,6 +29,7 @@ from tunesmith.exceptions import (
     TunesmithError,
     WorkerError,
 )
+from tunesmith.pbt import PBT
 from tunesmith.pruners import (
     HyperbandPruner,
     MedianPruner,
@@ -58,8 +60,10 @@ from tunesmith.trial import FrozenTrial, Trial, TrialState
 __version__ = "0.1.0"
 
 __all__ = [
+    "PBT",
     "AutoSampler",
     "Categorical",
+    "CheckpointError",
     "CmaEsSampler",
     "DuplicatedStudyError",
     "Float",

@@ -1205,7 +1205,9 @@ def _cmd_delete(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Not deleted.")
             return EXIT_FAILED
-    storage.delete_study(args.name)
+    from tunesmith.study import delete_study
+
+    delete_study(args.name, storage)
     print(f"Deleted study {args.name!r} ({n} trials) from {shown}.")
     return EXIT_OK
 

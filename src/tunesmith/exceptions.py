@@ -62,6 +62,11 @@ class TrialFinishedError(TunesmithError, RuntimeError):
     """A finished trial was modified; finished trials are immutable."""
 
 
+class CheckpointError(TunesmithError):
+    """A trial checkpoint cannot be saved or loaded: no folder is configured for the
+    study's storage, the folder is not writable, or the checkpoint holds other contents."""
+
+
 class SamplerExhausted(TunesmithError):
     """The sampler has no more points to propose (for example a finished grid)."""
 

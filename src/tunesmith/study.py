@@ -11,10 +11,13 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunesmith import _checkpoints
+from tunesmith._checkpoints import CheckpointLocation
 from tunesmith._live import LiveTrial
 from tunesmith.exceptions import (
     SamplerExhausted,
@@ -85,10 +88,15 @@ class Study:
         record: StudyRecord,
         sampler: Sampler | None = None,
         pruner: Pruner | None = None,
+        artifact_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._storage = storage
         self._record = record
         attrs = storage.get_study_attrs(record.study_id)
+        if artifact_dir is None:
+            artifact_dir = attrs.get(_SYS + "artifact_dir")
+        self._artifact_dir = artifact_dir
+        self._ckpt_study_dir: Path | str | None = None
         self.seed: int = int(attrs.get(_SYS + "seed", 0))
         space_dict = attrs.get(_SYS + "space")
         self.space: Space | None = Space.from_dict(space_dict) if space_dict else None
@@ -255,7 +263,7 @@ class Study:
         live = LiveTrial(
             self, ft.trial_id, ft.number, fixed, relative, dists, internal, dict(ft.user_attrs)
         )
-        trial = Trial(live, ft.number, ft.trial_id, self.name)
+        trial = Trial(live, ft.number, ft.trial_id, self.name, self._checkpoint_location(ft))
         if self.space is not None:
             # Define-and-run: resolve the whole declared space now.
             try:
@@ -422,6 +430,78 @@ class Study:
                 retries=ft.retries + 1,
             )
         return ft
+
+    # -- checkpoints ------------------------------------------------------------------
+    def _checkpoint_folder(self) -> Path | str:
+        """This study's checkpoint folder, or the message saying why it has none."""
+        if self._ckpt_study_dir is None:
+            root = _checkpoints.checkpoint_root(self._storage, self._artifact_dir)
+            self._ckpt_study_dir = (
+                root
+                if isinstance(root, str)
+                else _checkpoints.study_dir(root, self.name, self.study_id)
+            )
+        return self._ckpt_study_dir
+
+    def _checkpoint_location(self, ft: FrozenTrial) -> CheckpointLocation:
+        """Where trial ``ft`` saves checkpoints, and what it resumes from: the trial it
+        retries, that trial's own retry source, and so on, and finally the snapshot the
+        first of them started from (if PBT made it)."""
+        folder = self._checkpoint_folder()
+        if isinstance(folder, str):
+            return CheckpointLocation(None, (), folder)
+        sources: list[Path] = []
+        attrs: Mapping[str, Any] = ft.system_attrs
+        seen = {ft.number}
+        while True:
+            link = attrs.get("retry_of")
+            if not isinstance(link, int) or link in seen or len(seen) >= 100:
+                copy = attrs.get("checkpoint_copy")
+                if isinstance(copy, str):
+                    # the first trial of the chain started from a snapshot of another
+                    # trial's checkpoint (population-based training)
+                    sources.append(folder / copy)
+                break
+            seen.add(link)
+            sources.append(_checkpoints.trial_dir(folder, link))
+            try:
+                attrs = self._trial_by_number(link).system_attrs
+            except TrialNotFoundError:
+                break
+        return CheckpointLocation(_checkpoints.trial_dir(folder, ft.number), tuple(sources))
+
+    def _snapshot_checkpoint(self, number: int) -> str | None:
+        """Copy trial ``number``'s latest checkpoint to a fixed snapshot; return its path
+        relative to the study's checkpoint folder (for a new trial's ``checkpoint_copy``
+        system attribute), or None if the trial has no checkpoint."""
+        folder = self._checkpoint_folder()
+        ft = self._trial_by_number(number)
+        src = self._checkpoint_location(ft).checked()
+        assert not isinstance(folder, str)
+        name = f"copies/{number}-{uuid.uuid4().hex[:12]}"
+        target = CheckpointLocation(folder / name)
+        sources = [p for p in (src.trial_dir, *src.sources) if p is not None]
+        if _checkpoints.copy_latest(sources, target) is None:
+            return None
+        return name
+
+    def checkpoint_path(self, trial: FrozenTrial | int) -> Path | None:
+        """The folder of a trial's latest checkpoint (or the one it inherited), or None.
+
+        Use it to load the best trial's model after the study::
+
+            folder = study.checkpoint_path(study.best_trial)
+
+        Raises:
+            CheckpointError: if the study has no checkpoint folder (see docs/checkpoints.md).
+        """
+        ft = trial if isinstance(trial, FrozenTrial) else self._trial_by_number(int(trial))
+        return _checkpoints.resolve(self._checkpoint_location(ft).checked())
+
+    def load_checkpoint(self, trial: FrozenTrial | int, default: Any = None) -> Any:
+        """The object a trial saved last with ``trial.save_checkpoint`` (or ``default``)."""
+        ft = trial if isinstance(trial, FrozenTrial) else self._trial_by_number(int(trial))
+        return _checkpoints.load_object(self._checkpoint_location(ft).checked(), default)
 
     # -- queue and manual trials -------------------------------------------------
     def enqueue(
@@ -828,6 +908,7 @@ def create_study(
     load_if_exists: bool = False,
     max_retries: int = 0,
     heartbeat_interval: float | None = None,
+    artifact_dir: str | os.PathLike[str] | None = None,
 ) -> Study:
     """Create a study (or load it with ``load_if_exists=True``).
 
@@ -849,6 +930,10 @@ def create_study(
         max_retries: times a trial lost to a crashed worker is re-queued.
         heartbeat_interval: seconds between heartbeats of running trials; a trial
             without a heartbeat for 3 intervals is considered dead (default 10 s).
+        artifact_dir: folder for trial checkpoints (``trial.save_checkpoint``), stored
+            with the study. By default they go beside a SQLite file
+            (``<file>.checkpoints/``), into a temporary folder for in-memory studies, and
+            for PostgreSQL under ``$TUNESMITH_ARTIFACTS``; see docs/checkpoints.md.
 
     Raises:
         DuplicatedStudyError: if the name exists and ``load_if_exists`` is False.
@@ -868,6 +953,8 @@ def create_study(
         space = Space(space)
     if not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if artifact_dir is not None:
+        artifact_dir = _absolute_dir(artifact_dir)
     if heartbeat_interval is not None and heartbeat_interval <= 0:
         raise ValueError(f"heartbeat_interval must be positive seconds, got {heartbeat_interval!r}")
     if name is None:
@@ -887,7 +974,7 @@ def create_study(
                     f"study {name!r} exists with directions {list(rec.directions)}, not "
                     f"{list(dirs)}; load it with the same directions or use another name"
                 )
-            return Study(st, rec, sampler_obj, pruner_obj)
+            return Study(st, rec, sampler_obj, pruner_obj, artifact_dir)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31))  # type: ignore[operator]
     attrs: dict[str, Any] = {
@@ -898,6 +985,8 @@ def create_study(
     }
     if space is not None:
         attrs[_SYS + "space"] = space.to_dict()
+    if artifact_dir is not None:
+        attrs[_SYS + "artifact_dir"] = artifact_dir
     describe = getattr(pruner_obj, "describe", None)
     if callable(describe):
         attrs[_SYS + "pruner"] = describe()
@@ -907,9 +996,18 @@ def create_study(
         rec = st.create_study(name, dirs, attrs)
     except DuplicatedStudyError:
         if load_if_exists:  # lost a race with another process creating it
-            return Study(st, st.get_study(name), sampler_obj, pruner_obj)
+            return Study(st, st.get_study(name), sampler_obj, pruner_obj, artifact_dir)
         raise
     return Study(st, rec, sampler_obj, pruner_obj)
+
+
+def _absolute_dir(path: str | os.PathLike[str]) -> str:
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path).strip():
+        raise ValueError(f"artifact_dir must be a folder path, got {path!r}")
+    resolved = Path(path).expanduser().resolve()
+    if resolved.exists() and not resolved.is_dir():
+        raise ValueError(f"artifact_dir {str(resolved)!r} exists and is not a folder")
+    return str(resolved)
 
 
 def load_study(
@@ -918,22 +1016,54 @@ def load_study(
     *,
     sampler: Sampler | str | Mapping[str, Any] | None = None,
     pruner: Pruner | str | Mapping[str, Any] | None = None,
+    artifact_dir: str | os.PathLike[str] | None = None,
 ) -> Study:
     """Load an existing study.
 
     The sampler and pruner default to the ones stored with the study; pass
-    ``pruner="none"`` to run without the stored pruner.
+    ``pruner="none"`` to run without the stored pruner. ``artifact_dir`` overrides,
+    for this process, where trial checkpoints are kept (e.g. the same shared folder
+    mounted elsewhere on this machine).
 
     Raises:
         StudyNotFoundError: naming the studies the storage does have.
     """
     st = get_storage(storage)
-    return Study(st, st.get_study(name), make_sampler(sampler), make_pruner(pruner))
+    if artifact_dir is not None:
+        artifact_dir = _absolute_dir(artifact_dir)
+    return Study(st, st.get_study(name), make_sampler(sampler), make_pruner(pruner), artifact_dir)
 
 
-def delete_study(name: str, storage: str | os.PathLike[str] | Storage) -> None:
-    """Delete a study and all of its trials."""
-    get_storage(storage).delete_study(name)
+def delete_study(
+    name: str,
+    storage: str | os.PathLike[str] | Storage,
+    *,
+    artifact_dir: str | os.PathLike[str] | None = None,
+) -> None:
+    """Delete a study, all of its trials and its trials' checkpoint files.
+
+    Args:
+        name: the study.
+        storage: where it is kept.
+        artifact_dir: the checkpoint folder, if it was neither stored with the study
+            nor is the storage's default (see docs/checkpoints.md).
+    """
+    st = get_storage(storage)
+    rec = st.get_study(name)
+    if artifact_dir is None:
+        artifact_dir = st.get_study_attrs(rec.study_id).get(_SYS + "artifact_dir")
+    root = _checkpoints.checkpoint_root(st, artifact_dir)
+    st.delete_study(name)
+    if isinstance(root, str):
+        return  # no checkpoint folder is configured, so none was written
+    problems = _checkpoints.remove_tree(_checkpoints.study_dir(root, name, rec.study_id))
+    if problems:
+        warnings.warn(
+            f"study {name!r} was deleted, but some of its checkpoint files could not be "
+            f"removed: {'; '.join(problems[:3])}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def list_studies(storage: str | os.PathLike[str] | Storage) -> list[StudySummary]:

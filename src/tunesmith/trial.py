@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from tunesmith import _checkpoints
+from tunesmith._checkpoints import CheckpointLocation
 from tunesmith.exceptions import SpaceError
 from tunesmith.space import Categorical, Distribution, Float, Int
 
@@ -145,13 +149,21 @@ class Trial:
         ...     return lr * depth
     """
 
-    __slots__ = ("_backend", "number", "study_name", "trial_id")
+    __slots__ = ("_backend", "_checkpoint", "number", "study_name", "trial_id")
 
-    def __init__(self, backend: TrialBackend, number: int, trial_id: int, study_name: str) -> None:
+    def __init__(
+        self,
+        backend: TrialBackend,
+        number: int,
+        trial_id: int,
+        study_name: str,
+        checkpoint: CheckpointLocation | None = None,
+    ) -> None:
         self._backend = backend
         self.number = number
         self.trial_id = trial_id
         self.study_name = study_name
+        self._checkpoint = checkpoint
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params})"
@@ -218,6 +230,75 @@ class Trial:
     @property
     def user_attrs(self) -> dict[str, Any]:
         return self._backend.get_user_attrs()
+
+    # -- checkpoints ---------------------------------------------------------
+    def _location(self) -> CheckpointLocation:
+        if self._checkpoint is None:
+            raise _checkpoints.CheckpointError(
+                f"trial {self.number} was not created by a study, so it has no checkpoint "
+                "folder; use trials from study.ask() or study.optimize()"
+            )
+        return self._checkpoint
+
+    def save_checkpoint(self, state: Any) -> Path:
+        """Save a picklable object (a ``state_dict``, a booster, a dict of numbers) as
+        this trial's latest checkpoint.
+
+        The write is atomic: a process killed while saving leaves the previous
+        checkpoint intact. Only the latest checkpoint is kept.
+
+        Returns:
+            The folder holding the new checkpoint.
+
+        Raises:
+            CheckpointError: if the study has no checkpoint folder (PostgreSQL without
+                ``artifact_dir``) or ``state`` cannot be pickled.
+
+        Example:
+            >>> def objective(trial):
+            ...     state = trial.load_checkpoint() or {"epoch": 0, "x": 5.0}
+            ...     for epoch in range(state["epoch"], 10):
+            ...         state = {"epoch": epoch + 1, "x": state["x"] * 0.5}
+            ...         trial.save_checkpoint(state)
+            ...     return state["x"]
+        """
+        return _checkpoints.save_object(self._location(), state)
+
+    def load_checkpoint(self, default: Any = None) -> Any:
+        """The object last saved with :meth:`save_checkpoint`, or ``default``.
+
+        A trial that has not saved one yet gets the checkpoint it continues from: a
+        retry (after its worker was killed) gets the last checkpoint of the trial it
+        retries; a trial started by population-based training gets the checkpoint it
+        copied from a better trial.
+        """
+        return _checkpoints.load_object(self._location().checked(), default)
+
+    @contextlib.contextmanager
+    def checkpoint(self) -> Iterator[Path]:
+        """Write a checkpoint as files: yields an empty folder that becomes this trial's
+        latest checkpoint, in one rename, when the block ends without an error.
+
+        Example:
+            >>> def objective(trial):  # doctest: +SKIP
+            ...     with trial.checkpoint() as folder:
+            ...         torch.save(model.state_dict(), folder / "model.pt")
+            ...     ...
+        """
+        with _checkpoints.writing(self._location()) as folder:
+            yield folder
+
+    @property
+    def latest_checkpoint(self) -> Path | None:
+        """The folder of the checkpoint this trial should resume from (its own latest,
+        else the one it inherits, as for :meth:`load_checkpoint`), or None.
+
+        Example:
+            >>> def objective(trial):  # doctest: +SKIP
+            ...     if trial.latest_checkpoint is not None:
+            ...         model.load_state_dict(torch.load(trial.latest_checkpoint / "model.pt"))
+        """
+        return _checkpoints.resolve(self._location().checked())
 
 
 @lru_cache(maxsize=1024)

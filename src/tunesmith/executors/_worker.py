@@ -125,8 +125,8 @@ def main(argv: list[str]) -> int:
             return 0
         if msg[0] == "exit":
             return 0
-        _, number, trial_id, preset = msg
-        trial = Trial(_PipeBackend(preset), number, trial_id, study_name)
+        _, number, trial_id, preset, checkpoint = msg
+        trial = Trial(_PipeBackend(preset), number, trial_id, study_name, checkpoint)
         c0 = time.process_time()
         try:
             value = objective(trial)

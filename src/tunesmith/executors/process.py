@@ -247,7 +247,7 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
                 live = trial._backend
                 preset = {n: (live.dists[n], live.external[n]) for n in live.suggested}  # type: ignore[attr-defined]
                 w.trial, w.number = trial, trial.number
-                w.send(("run", trial.number, trial.trial_id, preset))
+                w.send(("run", trial.number, trial.trial_id, preset, trial._checkpoint))
             busy = [w for w in workers if w.trial is not None]
             starting = [w for w in workers if not w.ready]
             if not busy and (not starting or not state.can_start()):

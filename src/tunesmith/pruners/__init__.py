@@ -53,6 +53,14 @@ _REGISTRY: dict[str, type[Pruner]] = {
 }
 
 
+def _register_pbt() -> None:
+    # Population-based training lives in tunesmith.pbt (it also queues trials), but a
+    # study stores it as a pruner: register it so load_study rebuilds it.
+    from tunesmith.pbt import PBT
+
+    _REGISTRY.update({"pbt": PBT, "populationbasedtraining": PBT})
+
+
 def make_pruner(spec: str | Mapping[str, Any] | Pruner | None) -> Pruner | None:
     """Build a pruner from a name (``"median"``), a description (``{"name": "percentile",
     "percentile": 25}``, as stored in study metadata) or return a pruner unchanged.
@@ -79,6 +87,8 @@ def make_pruner(spec: str | Mapping[str, Any] | Pruner | None) -> Pruner | None:
         )
     args = dict(spec)
     name = str(args.pop("name")).lower().replace("-", "_")
+    if "pbt" not in _REGISTRY:
+        _register_pbt()  # late: tunesmith.pbt imports this package
     cls = _REGISTRY.get(name)
     if cls is None:
         known = sorted(k for k in _REGISTRY if not k.endswith("pruner"))
