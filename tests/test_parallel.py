@@ -170,3 +170,20 @@ def test_grid_exhaustion_stops_parallel_run():
     study.optimize(quadratic, n_trials=20, n_workers=2)
     xs = sorted(t.params["x"] for t in study.trials)
     assert xs == [0.0, 0.5, 1.0]
+
+
+def test_more_workers_than_trials_end_quietly():
+    """Workers still starting when the last trial finishes exit without a traceback."""
+    import subprocess
+    import sys
+
+    code = (
+        "import tunesmith as ts\n"
+        "for i in range(6):\n"
+        "    s = ts.create_study(seed=i, sampler='random')\n"
+        "    s.optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=3, n_workers=4)\n"
+        "    assert len(s.trials) == 3\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr and "BrokenPipeError" not in out.stderr, out.stderr

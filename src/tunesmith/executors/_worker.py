@@ -102,7 +102,11 @@ def main(argv: list[str]) -> int:
     parent = int(argv[2])
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
-        kind, blob, paths, study_name = _conn_in.recv()
+        msg = _conn_in.recv()
+    except (EOFError, OSError):
+        return 0  # the driver finished (or died) before this worker started
+    try:
+        kind, blob, paths, study_name = msg
         assert kind == "init"
         for p in reversed(paths):
             if p not in sys.path:
@@ -111,9 +115,10 @@ def main(argv: list[str]) -> int:
 
         objective = cloudpickle.loads(blob)
     except BaseException as exc:  # report and exit: the driver raises a clear error
-        _conn_out.send(("init_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        _send(("init_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return 2
-    _conn_out.send(("ready", os.getpid()))
+    if not _send(("ready", os.getpid())):
+        return 0  # the run ended while this worker was starting: nothing left to do
 
     from tunesmith.exceptions import TrialPruned
     from tunesmith.trial import Trial
