@@ -411,36 +411,12 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "hebo": ("hebo", "torch"),
 }
 
-DEFAULT_SAMPLERS = [
-    "ts-random",
-    "ts-sobol",
-    "ts-tpe",
-    "ts-cmaes",
-    "ts-gp",
-    "ts-auto",
-    "optuna-tpe",
-    "optuna-gp",
-    "optuna-cmaes",
-    "optuna-random",
-    "hyperopt",
-    "smac",
-    "hebo",
-]
+OURS = ["ts-random", "ts-sobol", "ts-tpe", "ts-cmaes", "ts-gp", "ts-auto"]
+OPTUNA = ["optuna-tpe", "optuna-gp", "optuna-cmaes", "optuna-random"]
+PEERS = [*OPTUNA, "hyperopt", "smac", "hebo"]
+DEFAULT_SAMPLERS = [*OURS, *PEERS]
 
-SAMPLER_SETS = {
-    "ours": ["ts-random", "ts-sobol", "ts-tpe", "ts-cmaes", "ts-gp", "ts-auto"],
-    "optuna": ["optuna-tpe", "optuna-gp", "optuna-cmaes", "optuna-random"],
-    "peers": [
-        "optuna-tpe",
-        "optuna-gp",
-        "optuna-cmaes",
-        "optuna-random",
-        "hyperopt",
-        "smac",
-        "hebo",
-    ],
-    "default": DEFAULT_SAMPLERS,
-}
+SAMPLER_SETS = {"ours": OURS, "optuna": OPTUNA, "peers": PEERS, "default": DEFAULT_SAMPLERS}
 
 
 def _external(name: str) -> Path | None:

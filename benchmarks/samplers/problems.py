@@ -33,6 +33,7 @@ import numpy as np
 
 from benchmarks._suite import expand_names, lookup
 from benchmarks.samplers.space import C, F, I, Param
+from tunesmith.simulate import hartmann6  # the same function the simulator uses
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ROOT = Path(os.environ.get("TUNESMITH_BENCH_DATA", REPO.parent / "shared" / "data"))
@@ -90,30 +91,8 @@ def branin(x: np.ndarray) -> float:
     return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
 
 
-_H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-_H6_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-_H6_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
 H6_XSTAR = np.array([0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573])
 H6_FSTAR = -3.32236801141551
-
-
-def hartmann6(x: np.ndarray) -> float:
-    inner = np.sum(_H6_A * (np.asarray(x) - _H6_P) ** 2, axis=1)
-    return float(-np.sum(_H6_ALPHA * np.exp(-inner)))
 
 
 def rosenbrock(x: np.ndarray) -> float:

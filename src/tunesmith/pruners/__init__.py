@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tunesmith.exceptions import TunesmithError
+from tunesmith._registry import build
 from tunesmith.pruners.base import NopPruner, Pruner
 from tunesmith.pruners.hyperband import Bracket, HyperbandPruner, hyperband_brackets
 from tunesmith.pruners.patient import PatientPruner
@@ -79,21 +79,8 @@ def make_pruner(spec: str | Mapping[str, Any] | Pruner | None) -> Pruner | None:
         return spec
     if not isinstance(spec, str | Mapping) and callable(getattr(spec, "should_prune", None)):
         return spec  # a pruner of the user's own
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping) or "name" not in spec:
-        raise TunesmithError(
-            f"a pruner must be a Pruner, a name or a mapping with 'name', got {spec!r}"
-        )
-    args = dict(spec)
-    name = str(args.pop("name")).lower().replace("-", "_")
     if "pbt" not in _REGISTRY:
         _register_pbt()  # late: tunesmith.pbt imports this package
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        known = sorted(k for k in _REGISTRY if not k.endswith("pruner"))
-        raise TunesmithError(f"unknown pruner {spec['name']!r}; known pruners: {known}")
-    try:
-        return cls(**args)
-    except TypeError as exc:
-        raise TunesmithError(f"bad arguments for pruner {spec['name']!r}: {exc}") from None
+    return build(  # type: ignore[no-any-return]
+        "pruner", _REGISTRY, spec, expected="a Pruner, a name or a mapping with 'name'", dashes=True
+    )

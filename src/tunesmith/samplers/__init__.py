@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tunesmith.exceptions import TunesmithError
+from tunesmith._registry import build
 from tunesmith.samplers.auto import AutoSampler
 from tunesmith.samplers.base import Sampler, SamplerContext
 from tunesmith.samplers.cmaes import CmaEsSampler
@@ -58,17 +58,4 @@ def make_sampler(spec: str | Mapping[str, Any] | Sampler | None) -> Sampler | No
     """
     if spec is None or isinstance(spec, Sampler):
         return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping) or "name" not in spec:
-        raise TunesmithError(f"a sampler must be a name or a mapping with 'name', got {spec!r}")
-    args = dict(spec)
-    name = str(args.pop("name")).lower()
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        known = sorted(k for k in _REGISTRY if not k.endswith("sampler"))
-        raise TunesmithError(f"unknown sampler {spec['name']!r}; known samplers: {known}")
-    try:
-        return cls(**args)
-    except TypeError as exc:
-        raise TunesmithError(f"bad arguments for sampler {spec['name']!r}: {exc}") from None
+    return build("sampler", _REGISTRY, spec, expected="a name or a mapping with 'name'")  # type: ignore[no-any-return]
