@@ -133,3 +133,17 @@ class Sampler(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+def rows_in(points: np.ndarray, rows: np.ndarray, atol: float = 0.0) -> np.ndarray:
+    """Which rows of ``points (m, d)`` equal a row of ``rows (k, d)``, to ``atol``.
+
+    Samplers use it to avoid proposing a configuration that was already tried. The
+    ``(m, k, d)`` comparison is done in blocks of ``k`` to bound its memory.
+    """
+    out = np.zeros(len(points), dtype=bool)
+    step = max(1, 2_000_000 // max(1, points.size))
+    for i in range(0, len(rows), step):
+        close = np.abs(points[:, None, :] - rows[None, i : i + step, :]) <= atol
+        out |= close.all(axis=2).any(axis=1)
+    return out

@@ -60,7 +60,7 @@ from scipy.special import ndtr, ndtri
 
 from tunesmith.history import History
 from tunesmith.samplers._blas import single_threaded_blas
-from tunesmith.samplers.base import Sampler, SamplerContext
+from tunesmith.samplers.base import Sampler, SamplerContext, rows_in
 from tunesmith.samplers.sobol import SobolSampler
 from tunesmith.space import Categorical, Distribution, Float, Int, Space
 from tunesmith.trial import TrialState
@@ -773,13 +773,7 @@ class _Layout:
 
 def _repeats(lay: _Layout, u: np.ndarray, c: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Which candidates have exactly the internal values of a row of ``seen``."""
-    cand = lay.internal(u, c)
-    out = np.zeros(cand.shape[0], dtype=bool)
-    step = max(1, 4_000_000 // max(1, cand.size))  # bound the (m, rows, d) comparison
-    for i in range(0, seen.shape[0], step):
-        block = seen[i : i + step]
-        out |= (cand[:, None, :] == block[None, :, :]).all(axis=2).any(axis=1)
-    return out
+    return rows_in(lay.internal(u, c), seen)
 
 
 def _step(d: Distribution) -> float | None:

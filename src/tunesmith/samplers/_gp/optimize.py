@@ -30,6 +30,7 @@ import numpy as np
 
 from tunesmith.samplers._gp.batched_lbfgsb import batched_lbfgsb
 from tunesmith.samplers._gp.kernel import FeatureMap
+from tunesmith.samplers.base import rows_in
 from tunesmith.space import Categorical, Distribution, Float, Int
 
 __all__ = ["Axis", "optimize_acqf"]
@@ -281,19 +282,8 @@ def optimize_acqf(
     pool = np.concatenate([S, Z])
     pool_vals = np.concatenate([cur, vals])
     if exclude is not None and len(exclude):
-        seen = _matches(pool, np.asarray(exclude, dtype=float))
+        seen = rows_in(pool, np.asarray(exclude, dtype=float), atol=1e-9)
         if not seen.all():
             pool_vals = np.where(seen, -np.inf, pool_vals)
     i = int(np.argmax(pool_vals))  # local-search results first: they win ties
     return pool[i].copy(), float(pool_vals[i])
-
-
-def _matches(points: np.ndarray, exclude: np.ndarray) -> np.ndarray:
-    """Which rows of ``points`` equal a row of ``exclude`` (to rounding)."""
-    out = np.zeros(len(points), dtype=bool)
-    step = max(1, 2_000_000 // max(1, points.size))
-    for i in range(0, len(exclude), step):
-        block = exclude[i : i + step]
-        close = np.abs(points[:, None, :] - block[None, :, :]) <= 1e-9
-        out |= close.all(axis=2).any(axis=1)
-    return out
