@@ -8,7 +8,12 @@
 
 Run:  python examples/prune_mlp.py                      (median pruning, 30 trials of 20 epochs)
       python examples/prune_mlp.py --pruner hyperband --n-trials 60
+      python examples/prune_mlp.py --pruner hyperband --sampler bohb --n-trials 60   (BOHB)
+      python examples/prune_mlp.py --pruner hyperband --sampler dehb --n-trials 60   (DEHB)
       python examples/prune_mlp.py --pruner none        (the baseline)
+
+``--sampler bohb`` / ``dehb`` propose configurations from a model per budget (TPE per
+budget, differential evolution per budget) on the same rungs the pruner judges at.
 """
 
 from __future__ import annotations
@@ -64,6 +69,16 @@ def make_pruner(name: str, epochs: int) -> ts.Pruner:
     return ts.NopPruner()
 
 
+def make_sampler(name: str, pruner: str, epochs: int) -> str | ts.Sampler:
+    """BOHB and DEHB are told the rungs of the pruner (first at epoch 1, eta = 3)."""
+    if name == "bohb":
+        return ts.BOHBSampler(min_resource=1, reduction_factor=3)
+    if name == "dehb":
+        top = epochs if pruner == "hyperband" else None
+        return ts.DEHBSampler(min_resource=1, max_resource=top, reduction_factor=3)
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-trials", type=int, default=30, help="trials to run (default 30)")
@@ -74,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         help="how to stop trials early (default median)",
     )
     parser.add_argument(
+        "--sampler",
+        choices=["auto", "random", "tpe", "bohb", "dehb"],
+        default="auto",
+        help="what to try next (default auto; bohb/dehb: a model per budget)",
+    )
+    parser.add_argument(
         "--epochs", type=int, default=20, help="epochs of a full trial (default 20)"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -81,11 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     study = ts.create_study(
-        direction="maximize", pruner=make_pruner(args.pruner, args.epochs), seed=args.seed
+        direction="maximize",
+        sampler=make_sampler(args.sampler, args.pruner, args.epochs),
+        pruner=make_pruner(args.pruner, args.epochs),
+        seed=args.seed,
     )
     print(
         f"Tuning an MLP on digits ({len(X_train)} training, {len(X_val)} validation images): "
-        f"{args.n_trials} trials of up to {args.epochs} epochs, pruner: {study.pruner!r}"
+        f"{args.n_trials} trials of up to {args.epochs} epochs, sampler: {study.sampler!r}, "
+        f"pruner: {study.pruner!r}"
     )
     study.optimize(make_objective(args.epochs), n_trials=args.n_trials, n_workers=args.workers)
 

@@ -64,8 +64,18 @@ def test_compare_samplers_example_runs():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pruner", ["median", "sh", "hyperband", "none"])
-def test_prune_mlp_example_runs(pruner):
+@pytest.mark.parametrize(
+    ("pruner", "sampler"),
+    [
+        ("median", "auto"),
+        ("sh", "auto"),
+        ("hyperband", "auto"),
+        ("none", "auto"),
+        ("hyperband", "bohb"),
+        ("hyperband", "dehb"),
+    ],
+)
+def test_prune_mlp_example_runs(pruner, sampler):
     pytest.importorskip("sklearn")
     cmd = [
         sys.executable,
@@ -76,6 +86,8 @@ def test_prune_mlp_example_runs(pruner):
         "6",
         "--pruner",
         pruner,
+        "--sampler",
+        sampler,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -14,6 +14,11 @@ except where noted):
 * hb: ``HyperbandPruner(min_resource=1, max_resource=<the problem's max_step>,
   reduction_factor=3)``.
 
+tunesmith's multi-fidelity samplers have no Optuna counterpart: ``bohb`` is
+``BOHBSampler(min_resource=1, reduction_factor=3)`` (TPE per budget) and ``dehb`` is
+``DEHBSampler(min_resource=1, max_resource=<max_step under hb, else None>,
+reduction_factor=3)``, each run with the ``sh`` or ``hb`` pruner above.
+
 Samplers are each library's defaults with the run's seed: ``RandomSampler`` and
 ``TPESampler`` (Optuna's: independent TPE, 10 start-up trials, constant liar; tunesmith's:
 see docs/samplers/tpe.md). Studies are named ``<problem>-<method>-<seed>`` (Hyperband
@@ -31,6 +36,8 @@ from tunesmith.trial import TrialState
 
 PRUNERS = ("none", "median", "sh", "hb")
 SAMPLERS = ("random", "tpe")
+#: multi-fidelity samplers of tunesmith (no Optuna counterpart), run with sh and hb.
+MF_SAMPLERS = ("bohb", "dehb")
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,9 @@ class Method:
 
     @property
     def peer(self) -> str | None:
-        """The same sampler and pruner in the other library (None for the full-budget runs)."""
-        if self.pruner == "none":
+        """The same sampler and pruner in the other library (None for the full-budget runs
+        and for samplers only tunesmith has)."""
+        if self.pruner == "none" or self.sampler in MF_SAMPLERS:
             return None
         other = "optuna" if self.library == "tunesmith" else "ts"
         return f"{other}-{self.pruner}-{self.sampler}"
@@ -62,6 +70,10 @@ def _all_methods() -> dict[str, Method]:
             for sampler in SAMPLERS:
                 name = f"{prefix}-{pruner}-{sampler}"
                 out[name] = Method(name, lib, sampler, pruner)
+    for pruner in ("sh", "hb"):
+        for sampler in MF_SAMPLERS:
+            name = f"ts-{pruner}-{sampler}"
+            out[name] = Method(name, "tunesmith", sampler, pruner)
     return out
 
 
@@ -75,6 +87,20 @@ METHOD_SETS: dict[str, list[str]] = {
         *(f"optuna-{p}-{s}" for s in SAMPLERS for p in ("median", "sh", "hb")),
     ],
 }
+#: the long-horizon comparison (``--budget 100``): tunesmith's schedulers, with Optuna's
+#: Hyperband beside them. Optuna's successive halving and TPE are left out here: at
+#: thousands of trials per run their per-trial cost grows with the study (a minute per
+#: cell); the default set compares them at ``--budget 10``.
+METHOD_SETS["long"] = [
+    "random-full",
+    "ts-sh-random",
+    "ts-hb-random",
+    "ts-hb-tpe",
+    "ts-hb-bohb",
+    "ts-sh-bohb",
+    "ts-hb-dehb",
+    "optuna-hb-random",
+]
 METHOD_SETS["all"] = list(METHODS)
 
 
@@ -108,11 +134,21 @@ def _ts_pruner(pruner: str, max_step: int) -> ts.Pruner | None:
     return ts.HyperbandPruner(min_resource=1, max_resource=max_step, reduction_factor=3)
 
 
+def _ts_sampler(method: Method, max_step: int) -> str | ts.Sampler:
+    """The sampler by name; BOHB and DEHB with the rungs of the method's pruner."""
+    if method.sampler == "bohb":
+        return ts.BOHBSampler(min_resource=1, reduction_factor=3)
+    if method.sampler == "dehb":
+        top = max_step if method.pruner == "hb" else None
+        return ts.DEHBSampler(min_resource=1, max_resource=top, reduction_factor=3)
+    return method.sampler
+
+
 def tunesmith_study(method: Method, study_name: str, max_step: int, seed: int) -> ts.Study:
     return ts.create_study(
         study_name,
         direction="minimize",
-        sampler=method.sampler,
+        sampler=_ts_sampler(method, max_step),
         pruner=_ts_pruner(method.pruner, max_step),
         seed=seed,
     )

@@ -43,7 +43,9 @@ from tunesmith.pruners import (
 )
 from tunesmith.samplers import (
     AutoSampler,
+    BOHBSampler,
     CmaEsSampler,
+    DEHBSampler,
     GPSampler,
     GridSampler,
     RandomSampler,
@@ -62,9 +64,11 @@ __version__ = "0.1.0"
 __all__ = [
     "PBT",
     "AutoSampler",
+    "BOHBSampler",
     "Categorical",
     "CheckpointError",
     "CmaEsSampler",
+    "DEHBSampler",
     "DuplicatedStudyError",
     "Float",
     "FrozenTrial",

@@ -299,6 +299,8 @@ class Reports:
         self._steps: dict[int, np.ndarray] = {}
         self._values: dict[int, np.ndarray] = {}
         self._order: list[int] = []  # numbers of trials with reports, in arrival order
+        #: the largest step any recorded trial reported (0 without reports).
+        self.max_step = 0
         self._columns: dict[tuple[bool, int], _Column] = {}
 
     def __contains__(self, number: object) -> bool:
@@ -318,6 +320,7 @@ class Reports:
         self._values[number] = values
         if items:
             self._order.append(number)
+            self.max_step = max(self.max_step, int(steps[-1]))
 
     def curve(self, number: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(steps, values)`` of a recorded trial (steps ascending), or None."""

@@ -183,7 +183,7 @@ class Study:
 
     def _ctx(self) -> SamplerContext:
         seed = self.sampler.seed if self.sampler.seed is not None else self.seed
-        return SamplerContext(self._history, self.space, int(seed), self.directions)
+        return SamplerContext(self._history, self.space, int(seed), self.directions, self.name)
 
     def _record_decision(self, ctx: SamplerContext, number: int) -> None:
         """Store what a choosing sampler (AutoSampler) uses, when it changes."""

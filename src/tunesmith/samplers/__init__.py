@@ -8,7 +8,9 @@ from typing import Any
 from tunesmith._registry import build
 from tunesmith.samplers.auto import AutoSampler
 from tunesmith.samplers.base import Sampler, SamplerContext
+from tunesmith.samplers.bohb import BOHBSampler
 from tunesmith.samplers.cmaes import CmaEsSampler
+from tunesmith.samplers.dehb import DEHBSampler
 from tunesmith.samplers.gp import GPSampler
 from tunesmith.samplers.grid import GridSampler
 from tunesmith.samplers.random import RandomSampler
@@ -17,7 +19,9 @@ from tunesmith.samplers.tpe import TPESampler
 
 __all__ = [
     "AutoSampler",
+    "BOHBSampler",
     "CmaEsSampler",
+    "DEHBSampler",
     "GPSampler",
     "GridSampler",
     "RandomSampler",
@@ -31,9 +35,13 @@ __all__ = [
 _REGISTRY: dict[str, type[Sampler]] = {
     "auto": AutoSampler,
     "autosampler": AutoSampler,
+    "bohb": BOHBSampler,
+    "bohbsampler": BOHBSampler,
     "cmaes": CmaEsSampler,
     "cmaessampler": CmaEsSampler,
     "cma-es": CmaEsSampler,
+    "dehb": DEHBSampler,
+    "dehbsampler": DEHBSampler,
     "random": RandomSampler,
     "randomsampler": RandomSampler,
     "sobol": SobolSampler,

@@ -18,6 +18,7 @@ worker asked for it or when: a seed fixes the whole sequence, also in parallel.
 from __future__ import annotations
 
 import abc
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import numpy as np
 from tunesmith.history import History
 from tunesmith.space import Distribution, Space
 
-__all__ = ["Sampler", "SamplerContext"]
+__all__ = ["ObservedSpace", "Sampler", "SamplerContext", "rows_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,15 @@ class SamplerContext:
         space: the study's declared space, or None for define-by-run studies.
         seed: the seed for this sampler (the sampler's own, else the study's).
         directions: one ``"minimize"``/``"maximize"`` per objective.
+        study_name: the study's name (multi-fidelity samplers use it to know the
+            Hyperband bracket a trial falls in; empty when unknown).
     """
 
     history: History
     space: Space | None
     seed: int
     directions: tuple[str, ...]
+    study_name: str = ""
 
     def key(self, number: int, salt: str = "") -> int:
         """A 64-bit hash of (seed, trial number, salt)."""
@@ -133,6 +137,33 @@ class Sampler(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+class ObservedSpace:
+    """The relative space of samplers that model every parameter seen so far.
+
+    A declared space is used as is. Define-by-run studies get every parameter the
+    history has seen, in name order (so unit-cube coordinates depend on the set of
+    names, not on the order trials came in); the :class:`Space` is rebuilt only when
+    that set changes. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[tuple[str, Distribution], ...] | None = None
+        self._space: Space | None = None
+
+    def __call__(self, ctx: SamplerContext) -> Space | None:
+        if ctx.space is not None:
+            return ctx.space
+        key = tuple(sorted(ctx.history.distributions.items()))
+        if not key:
+            return None
+        with self._lock:
+            if key != self._key:
+                self._key = key
+                self._space = Space(dict(key))
+            return self._space
 
 
 def rows_in(points: np.ndarray, rows: np.ndarray, atol: float = 0.0) -> np.ndarray:

@@ -60,7 +60,7 @@ from scipy.special import ndtr, ndtri
 
 from tunesmith.history import History
 from tunesmith.samplers._blas import single_threaded_blas
-from tunesmith.samplers.base import Sampler, SamplerContext, rows_in
+from tunesmith.samplers.base import ObservedSpace, Sampler, SamplerContext, rows_in
 from tunesmith.samplers.sobol import SobolSampler
 from tunesmith.space import Categorical, Distribution, Float, Int, Space
 from tunesmith.trial import TrialState
@@ -204,23 +204,13 @@ class TPESampler(Sampler):
             weakref.WeakKeyDictionary()
         )
         self._layouts: dict[tuple[tuple[str, ...], tuple[Distribution, ...]], _Layout] = {}
-        self._space_key: tuple[tuple[str, Distribution], ...] | None = None
-        self._space: Space | None = None
+        self._observed = ObservedSpace()
 
     # -- protocol --------------------------------------------------------------
     def relative_space(self, ctx: SamplerContext) -> Space | None:
-        if ctx.space is not None:
-            return ctx.space
         # Define-by-run: every parameter seen so far, in name order (so the Sobol'
         # coordinates depend on the set of names, not on the order trials came in).
-        key = tuple(sorted(ctx.history.distributions.items()))
-        if not key:
-            return None
-        with self._lock:
-            if key != self._space_key:
-                self._space_key = key
-                self._space = Space(dict(key))
-            return self._space
+        return self._observed(ctx)
 
     def sample_relative(self, ctx: SamplerContext, number: int, space: Space) -> dict[str, Any]:
         h = ctx.history
