@@ -3,6 +3,8 @@
 #
 # It holds tunesmith (editable, from this checkout), the latest Optuna from PyPI and
 # psycopg 3 (for the PostgreSQL runs), so Optuna never has to be a project dependency.
+# opfunu 1.0.4 (pinned) is there only for the GEGO paper's CEC2017 protocol
+# (benchmarks/cec2017/opfunu_suite.py); the official suite needs numpy only.
 #
 # Usage:  bash benchmarks/setup_env.sh            # create or update
 #         FRESH=1 bash benchmarks/setup_env.sh    # delete and recreate
@@ -19,7 +21,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --upgrade -e "$ROOT" optuna "psycopg[binary]"
+"$VENV/bin/python" -m pip install --quiet --upgrade -e "$ROOT" optuna "psycopg[binary]" \
+    "opfunu==1.0.4"
 "$VENV/bin/python" - <<'PY'
 import sys
 
