@@ -13,6 +13,13 @@ from tunesmith.samplers.cmaes import CmaEsSampler
 from tunesmith.samplers.dehb import DEHBSampler
 from tunesmith.samplers.gp import GPSampler
 from tunesmith.samplers.grid import GridSampler
+from tunesmith.samplers.population import (
+    DESampler,
+    GASampler,
+    GEGOSampler,
+    GEOSampler,
+    PSOSampler,
+)
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.samplers.sobol import SobolSampler
 from tunesmith.samplers.tpe import TPESampler
@@ -22,8 +29,13 @@ __all__ = [
     "BOHBSampler",
     "CmaEsSampler",
     "DEHBSampler",
+    "DESampler",
+    "GASampler",
+    "GEGOSampler",
+    "GEOSampler",
     "GPSampler",
     "GridSampler",
+    "PSOSampler",
     "RandomSampler",
     "Sampler",
     "SamplerContext",
@@ -53,6 +65,16 @@ _REGISTRY: dict[str, type[Sampler]] = {
     "tpesampler": TPESampler,
     "grid": GridSampler,
     "gridsampler": GridSampler,
+    "ga": GASampler,
+    "gasampler": GASampler,
+    "pso": PSOSampler,
+    "psosampler": PSOSampler,
+    "de": DESampler,
+    "desampler": DESampler,
+    "geo": GEOSampler,
+    "geosampler": GEOSampler,
+    "gego": GEGOSampler,
+    "gegosampler": GEGOSampler,
 }
 
 
