@@ -315,6 +315,18 @@ def test_spec_objective_found_beside_spec(tmp_path: Path) -> None:
     assert spec.make_objective()(None) == 2.0
 
 
+def test_spec_pruner_key(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, BASE + "pruner: {name: hyperband, max_resource: 27}\n"))
+    assert spec.pruner == {"name": "hyperband", "max_resource": 27}
+    assert load_spec(write(tmp_path, BASE + "pruner: median\n")).pruner == "median"
+    msg = spec_error(tmp_path, BASE + "pruner: medain\n")
+    assert "'pruner'" in msg and "median" in msg
+    msg = spec_error(tmp_path, BASE + "pruner: {name: sh, reduction_factor: 1}\n")
+    assert "'pruner'" in msg and "reduction_factor" in msg
+    msg = spec_error(tmp_path, BASE + "pruner: [median]\n")
+    assert "'pruner'" in msg and "mapping with 'name'" in msg
+
+
 # -- command objectives -----------------------------------------------------------------------
 SCRIPT = """\
 import json, os, sys
@@ -345,6 +357,13 @@ elif mode == "badstep":
 elif mode == "sleep":
     import time
     time.sleep(30)
+elif mode == "epochs":
+    import time
+    for step in range(1, 6):
+        print(json.dumps({"step": step, "loss": float(sys.argv[2]) / step}), flush=True)
+        time.sleep(0.4)  # room for the driver to stop it, even on a busy machine
+    open(sys.argv[3], "w").write("finished")
+    print(json.dumps({"loss": float(sys.argv[2]) / 5}))
 """
 
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
@@ -417,6 +436,21 @@ def test_command_without_json_result(script: Path) -> None:
     assert t.state == ts.TrialState.FAILED
     assert "printed no JSON object" in (t.error or "")
     assert "done, loss=3" in (t.error or "")
+
+
+def test_command_is_stopped_when_the_pruner_says_so(script: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "finished.txt"
+    obj = CommandObjective(f"{{python}} {script} epochs 2.0 {marker}", metrics=["loss"])
+    study = ts.create_study(space=SPACE, seed=0, pruner=ts.ThresholdPruner(upper=1.5))
+    study.optimize(obj, n_trials=1, show_progress=False)
+    t = study.trials[0]
+    assert t.state == ts.TrialState.PRUNED
+    assert dict(t.intermediate) == {1: (2.0,)}  # stopped after its first report
+    assert not marker.exists()  # the command did not run to its end
+    # Without a pruner the same command runs to the end.
+    study = ts.create_study(space=SPACE, seed=0)
+    study.optimize(obj, n_trials=1, show_progress=False)
+    assert study.trials[0].state == ts.TrialState.COMPLETE and marker.exists()
 
 
 def test_command_ambiguous_and_missing_metric(script: Path) -> None:

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from tunesmith.exceptions import SpaceError, SpecError, TunesmithError
+from tunesmith.exceptions import SpaceError, SpecError, TrialPruned, TunesmithError
 
 __all__ = [
     "BUDGET_KEYS",
@@ -61,6 +61,7 @@ SPEC_KEYS: dict[str, str] = {
     "direction": "'minimize' (default) or 'maximize'",
     "directions": "one direction per objective, e.g. [minimize, maximize]",
     "sampler": "a sampler name (random, sobol, grid) or a mapping with 'name'",
+    "pruner": "a pruner name (median, sh, hyperband, ...) or a mapping with 'name'",
     "seed": "an integer fixing every proposal",
     "space": "the search space: name -> {type: float|int|categorical, ...}",
     "objective": "a Python function as module:function, called with the trial",
@@ -115,6 +116,7 @@ class RunSpec:
         storage: storage path or URL (relative paths already resolved).
         directions: one ``"minimize"``/``"maximize"`` per objective.
         sampler: sampler name or mapping (as :func:`tunesmith.samplers.make_sampler` takes).
+        pruner: pruner name or mapping (as :func:`tunesmith.pruners.make_pruner` takes).
         seed: study seed, or None for a random one.
         space: the search space mapping (as :meth:`tunesmith.Space.from_dict` takes).
         objective: ``"module:function"``, or None when ``command`` is given.
@@ -133,6 +135,7 @@ class RunSpec:
     storage: str
     directions: tuple[str, ...] = ("minimize",)
     sampler: str | dict[str, Any] | None = None
+    pruner: str | dict[str, Any] | None = None
     seed: int | None = None
     space: dict[str, Any] | None = None
     objective: str | None = None
@@ -344,6 +347,22 @@ def _validate(data: Any, path: Path, where: str) -> RunSpec:
         except TunesmithError as exc:
             raise fail("sampler", f"is invalid: {exc}") from None
 
+    # pruner
+    pruner = data.get("pruner")
+    if pruner is not None:
+        if not isinstance(pruner, str | dict):
+            raise fail(
+                "pruner",
+                "must be a name (median, sh, hyperband, ...) or a mapping with 'name' "
+                f"(e.g. {{name: hyperband, min_resource: 1, max_resource: 81}}), {_got(pruner)}",
+            )
+        from tunesmith.pruners import make_pruner
+
+        try:
+            make_pruner(pruner)
+        except (TunesmithError, ValueError) as exc:
+            raise fail("pruner", f"is invalid: {exc}") from None
+
     seed = _opt_int(data, "seed", fail, minimum=None)
 
     # space
@@ -436,6 +455,7 @@ def _validate(data: Any, path: Path, where: str) -> RunSpec:
         storage=storage,
         directions=directions,
         sampler=sampler,
+        pruner=pruner,
         seed=seed,
         space=space,
         objective=objective,
@@ -795,7 +815,9 @@ class CommandObjective:
     * environment: ``TUNESMITH_PARAMS`` (the parameters as JSON),
       ``TUNESMITH_TRIAL_NUMBER`` and ``TUNESMITH_STUDY``;
     * every stdout line that is a JSON object with a ``"step"`` key is reported as
-      an intermediate value at that step; the last JSON object line is the result;
+      an intermediate value at that step, and the study's pruner is asked about it: if
+      the trial should stop, the command is stopped (SIGTERM to its process group,
+      then SIGKILL) and the trial is PRUNED; the last JSON object line is the result;
     * the objective value is the ``metrics`` field(s) of the result, or without
       ``metrics`` its only numeric field (``step`` aside); the result's other fields
       are stored as user attributes of the trial;
@@ -898,8 +920,9 @@ class CommandObjective:
                         stdout_tail.append(line.rstrip("\n"))
                     continue
                 result = obj
-                if "step" in obj:
-                    self._report(trial, obj)
+                if "step" in obj and self._report(trial, obj) and trial.should_prune():
+                    _stop(proc)
+                    raise TrialPruned()
             rc = proc.wait()
         finally:
             if timer is not None:
@@ -959,7 +982,8 @@ class CommandObjective:
             )
         return [float(obj[numeric[0]])]
 
-    def _report(self, trial: Any, obj: Mapping[str, Any]) -> None:
+    def _report(self, trial: Any, obj: Mapping[str, Any]) -> bool:
+        """Report a step line's value; False for a progress line without the metric."""
         step = obj["step"]
         if isinstance(step, float) and step.is_integer():
             step = int(step)
@@ -970,8 +994,9 @@ class CommandObjective:
         try:
             values = self._values(obj, "line")
         except CommandFailed:
-            return  # a progress line without the metric: nothing to report
+            return False  # a progress line without the metric: nothing to report
         trial.report(values[0] if self.n_objectives == 1 else values, step)
+        return True
 
 
 class _Missing(dict):  # type: ignore[type-arg]

@@ -583,6 +583,7 @@ def _open_spec_study(spec: Any, load_if_exists: bool) -> tuple[Any, bool]:
             directions=list(spec.directions),
             storage=storage,
             sampler=spec.sampler,
+            pruner=spec.pruner,
             seed=spec.seed,
             space=spec.space,
             load_if_exists=load_if_exists,
