@@ -152,3 +152,48 @@ def test_pbt_toy_example_runs(tmp_path):
     pb = ts.load_study("pbt-0", str(tmp_path / "pbt.db"))
     assert isinstance(pb.pruner, ts.PBT)
     assert not pb.get_trials([TrialState.FAILED])
+
+
+@pytest.mark.slow
+def test_population_search_example_runs():
+    pytest.importorskip("sklearn")
+    cmd = [
+        sys.executable,
+        str(ROOT / "examples" / "population_search.py"),
+        "--n-trials",
+        "16",
+        "--popsize",
+        "4",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.strip()}
+    for name in ("GEGO", "GA"):
+        assert rows[name][2] == "16"  # an equal number of evaluations
+        assert 0.5 < float(rows[name][1]) <= 1.0  # accuracy; chance is 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("engine", "module"), [("dask", "distributed"), ("ray", "ray")])
+def test_dask_ray_example_runs(engine, module):
+    pytest.importorskip("sklearn")
+    pytest.importorskip(module, reason=f'pip install "tunesmith[{engine}]"')
+    cmd = [
+        sys.executable,
+        str(ROOT / "examples" / "dask_ray.py"),
+        "--engine",
+        engine,
+        "--n-trials",
+        "8",
+        "--workers",
+        "2",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    counts = next(line for line in lines if line.startswith("Trials:")).split()
+    complete, pruned, total = int(counts[1]), int(counts[3]), int(counts[5])
+    assert total == 8 and complete + pruned == 8
+    assert pruned > 0  # ASHA decided in the driver from the workers' reports
+    best = next(line for line in lines if line.startswith("Best validation accuracy:"))
+    assert float(best.split()[3]) > 0.8

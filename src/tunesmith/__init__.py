@@ -75,6 +75,7 @@ __all__ = [
     "CmaEsSampler",
     "DEHBSampler",
     "DESampler",
+    "DaskExecutor",
     "DuplicatedStudyError",
     "Float",
     "FrozenTrial",
@@ -94,6 +95,7 @@ __all__ = [
     "PercentilePruner",
     "Pruner",
     "RandomSampler",
+    "RayExecutor",
     "Sampler",
     "SamplerContext",
     "SamplerExhausted",
@@ -124,3 +126,12 @@ __all__ = [
     "list_studies",
     "load_study",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The cluster executors load on first use: importing tunesmith stays light.
+    if name in ("DaskExecutor", "RayExecutor"):
+        from tunesmith import executors
+
+        return getattr(executors, name)
+    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")

@@ -14,6 +14,7 @@ from tunesmith.progress import Progress
 from tunesmith.trial import FrozenTrial, Trial, TrialState
 
 if TYPE_CHECKING:
+    from tunesmith.executors.base import Executor
     from tunesmith.study import Study
 
 logger = logging.getLogger("tunesmith")
@@ -162,10 +163,11 @@ def run_optimize(
     *,
     n_trials: int | None,
     timeout: float | None,
-    n_workers: int,
+    n_workers: int | None,
     catch: tuple[type[BaseException], ...],
     callbacks: Sequence[Callable[[Study, FrozenTrial], None]],
     show_progress: bool | None,
+    executor: Executor | None = None,
 ) -> None:
     import sys
 
@@ -177,7 +179,9 @@ def run_optimize(
     try:
         if progress is not None:
             progress.__enter__()
-        if n_workers == 1:
+        if executor is not None:
+            executor._run(state, objective, n_workers)
+        elif n_workers is None or n_workers == 1:
             _run_sequential(state, objective)
         else:
             from tunesmith.executors.process import run_process_pool

@@ -38,6 +38,8 @@ from tunesmith.trial import FrozenTrial, Trial, TrialState, check_objective_valu
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tunesmith.executors.base import Executor
+
 __all__ = [
     "Study",
     "create_study",
@@ -627,10 +629,11 @@ class Study:
         objective: Callable[[Trial], Any],
         n_trials: int | None = None,
         timeout: float | None = None,
-        n_workers: int = 1,
+        n_workers: int | None = None,
         catch: Iterable[type[BaseException]] | type[BaseException] = (),
         callbacks: Sequence[Callable[[Study, FrozenTrial], None]] | None = None,
         show_progress: bool | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """Run ``objective`` on new trials until a budget is spent.
 
@@ -638,13 +641,20 @@ class Study:
             objective: ``f(trial) -> value`` (one float, or one per direction).
             n_trials: number of trials to run in this call (None: no limit).
             timeout: stop starting new trials after this many seconds (None: no limit).
-            n_workers: worker processes; 1 runs in this process. With several, the
-                objective is sent to real processes (it must be picklable; functions
-                and closures from a script work through cloudpickle).
+            n_workers: how many trials run at once. Without ``executor``: worker
+                processes on this machine; None or 1 runs in this process. With
+                several, the objective is sent to real processes (it must be
+                picklable; functions and closures from a script work through
+                cloudpickle). With ``executor``: tasks on the cluster at a time (None:
+                as many as the cluster's workers/CPUs can run).
             catch: exception types that mark a trial FAILED and let the study go on.
                 Others also mark it FAILED, then stop the study and propagate.
             callbacks: called as ``cb(study, frozen_trial)`` after every trial.
             show_progress: live progress line; None shows it when stderr is a terminal.
+            executor: run trials on a cluster instead of local processes:
+                :class:`~tunesmith.executors.DaskExecutor` or
+                :class:`~tunesmith.executors.RayExecutor` (see docs/executors.md).
+                This process still owns the study; each trial is a cluster task.
 
         Stops early when :meth:`stop` is called, a grid is exhausted, or on Ctrl-C
         (running trials are marked FAILED; the KeyboardInterrupt propagates).
@@ -664,8 +674,15 @@ class Study:
             raise ValueError(f"n_trials must be a non-negative integer or None, got {n_trials!r}")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
-        if not isinstance(n_workers, int) or n_workers < 1:
-            raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+        if n_workers is not None and (not isinstance(n_workers, int) or n_workers < 1):
+            raise ValueError(f"n_workers must be an integer >= 1 or None, got {n_workers!r}")
+        if executor is not None:
+            from tunesmith.executors.base import Executor
+
+            if not isinstance(executor, Executor):
+                raise TypeError(f"executor must be a DaskExecutor or RayExecutor, got {executor!r}")
+        elif n_workers is None:
+            n_workers = 1
         if not callable(objective):
             raise TypeError(f"objective must be callable, got {objective!r}")
         self._stop_event.clear()
@@ -678,6 +695,7 @@ class Study:
             catch=tuple(catch),
             callbacks=list(callbacks or []),
             show_progress=show_progress,
+            executor=executor,
         )
 
     def stop(self) -> None:

@@ -4,6 +4,11 @@ The worker receives the (cloud)pickled objective once, then runs trials on
 request. Every ``trial.suggest_*``/``report``/``should_prune`` call is answered by
 the driver, which owns the study, so the sampler sees all workers' trials and
 in-memory studies work with several processes too.
+
+The request/reply loop (:func:`serve`) works over any pair of
+:class:`multiprocessing.connection.Connection` objects: the local pool uses two
+pipes, the Dask and Ray executors one authenticated TCP connection back to the
+driver (see :mod:`tunesmith.executors._task`).
 """
 
 from __future__ import annotations
@@ -17,21 +22,20 @@ import time
 import traceback
 from typing import Any
 
-_conn_in: Any = None
-_conn_out: Any = None
-
 
 class _PipeBackend:
     """TrialBackend that forwards to the driver."""
 
-    def __init__(self, preset: dict[str, tuple[Any, Any]]) -> None:
+    def __init__(self, preset: dict[str, tuple[Any, Any]], conn_in: Any, conn_out: Any) -> None:
         self._preset = preset  # name -> (distribution, value) proposed at ask time
         self._params: dict[str, Any] = {n: v for n, (_, v) in preset.items()}
         self._user_attrs: dict[str, Any] = {}
+        self._in = conn_in
+        self._out = conn_out
 
     def _request(self, *msg: Any) -> Any:
-        _conn_out.send(msg)
-        kind, payload = _conn_in.recv()
+        self._out.send(msg)
+        kind, payload = self._in.recv()
         if kind == "raise":
             raise payload
         return payload
@@ -90,19 +94,18 @@ def _encode_exception(exc: BaseException) -> tuple[Any, str, str]:
 
 
 def main(argv: list[str]) -> int:
-    global _conn_in, _conn_out
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
     # The driver stops a running objective with SIGTERM: unwind it (finally blocks and
     # context managers run) instead of dying on the spot.
     signal.signal(signal.SIGTERM, _on_sigterm)
     from tunesmith.executors._protocol import reader, writer
 
-    _conn_in = reader(int(argv[0]))
-    _conn_out = writer(int(argv[1]))
+    conn_in = reader(int(argv[0]))
+    conn_out = writer(int(argv[1]))
     parent = int(argv[2])
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
-        msg = _conn_in.recv()
+        msg = conn_in.recv()
     except (EOFError, OSError):
         return 0  # the driver finished (or died) before this worker started
     try:
@@ -115,32 +118,44 @@ def main(argv: list[str]) -> int:
 
         objective = cloudpickle.loads(blob)
     except BaseException as exc:  # report and exit: the driver raises a clear error
-        _send(("init_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        _send(conn_out, ("init_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return 2
-    if not _send(("ready", os.getpid())):
+    if not _send(conn_out, ("ready", os.getpid())):
         return 0  # the run ended while this worker was starting: nothing left to do
+    return serve(conn_in, conn_out, objective, study_name)
 
+
+def serve(conn_in: Any, conn_out: Any, objective: Any, study_name: str) -> int:
+    """Run trials as the driver asks, until it says ``exit`` or goes away.
+
+    ``conn_in`` receives the driver's messages, ``conn_out`` sends to it (they may be
+    the same two-way connection). Returns the exit status for the worker process.
+    """
     from tunesmith.exceptions import TrialPruned
     from tunesmith.trial import Trial
 
     while True:
         try:
-            msg = _conn_in.recv()
+            msg = conn_in.recv()
         except (EOFError, OSError):
             return 0
         if msg[0] == "exit":
             return 0
         _, number, trial_id, preset, checkpoint = msg
-        trial = Trial(_PipeBackend(preset), number, trial_id, study_name, checkpoint)
+        backend = _PipeBackend(preset, conn_in, conn_out)
+        trial = Trial(backend, number, trial_id, study_name, checkpoint)
         c0 = time.process_time()
         try:
             value = objective(trial)
         except TrialPruned:
-            _conn_out.send(("done", "pruned", None, time.process_time() - c0))
+            if not _send(conn_out, ("done", "pruned", None, time.process_time() - c0)):
+                return 0
         except (EOFError, BrokenPipeError, _Stopped):
             return 0  # the driver is gone or stopped us: it accounts for the trial
         except BaseException as exc:
-            if not _send(("done", "error", _encode_exception(exc), time.process_time() - c0)):
+            if not _send(
+                conn_out, ("done", "error", _encode_exception(exc), time.process_time() - c0)
+            ):
                 return 0
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 return 1
@@ -149,14 +164,14 @@ def main(argv: list[str]) -> int:
                 pickle.dumps(value)
             except Exception:
                 value = repr(value)  # the driver rejects it with a clear message
-            if not _send(("done", "ok", value, time.process_time() - c0)):
+            if not _send(conn_out, ("done", "ok", value, time.process_time() - c0)):
                 return 0
 
 
-def _send(msg: Any) -> bool:
+def _send(conn: Any, msg: Any) -> bool:
     """Send to the driver; False if it is gone."""
     try:
-        _conn_out.send(msg)
+        conn.send(msg)
     except (OSError, EOFError):
         return False
     return True

@@ -144,6 +144,54 @@ def _decode_error(payload: Any) -> tuple[BaseException, str]:
     return exc, text
 
 
+def answer_request(trial: Trial, msg: Any, who: str) -> tuple[str, Any]:
+    """The driver's reply to a worker's request about its running ``trial``.
+
+    ``msg`` is ``("suggest", name, dist)``, ``("report", step, values)``,
+    ``("should_prune",)`` or ``("attr", key, value)``. Returns ``("reply", value)``, or
+    ``("raise", exc)`` to raise ``exc`` in the objective.
+    """
+    kind = msg[0]
+    try:
+        if kind == "suggest":
+            reply: Any = trial._backend.suggest(msg[1], msg[2])
+        elif kind == "report":
+            trial._backend.report(msg[1], tuple(msg[2]))
+            reply = None
+        elif kind == "should_prune":
+            reply = trial.should_prune()
+        elif kind == "attr":
+            trial.set_user_attr(msg[1], msg[2])
+            reply = None
+        else:
+            raise TunesmithError(f"unknown request {kind!r} from {who}")
+    except Exception as exc:
+        return ("raise", exc)
+    return ("reply", reply)
+
+
+def fail_lost_trial(state: RunState, number: int, message: str) -> None:
+    """Account for running trial ``number`` whose worker is gone (killed, crashed, lost).
+
+    The trial is marked FAILED with ``message`` and re-queued if the study's
+    ``max_retries`` allows; a retry continues the trial and does not use up the budget.
+    Call it once per lost trial (``study._fail_live`` ignores a trial already finished).
+    """
+    study = state.study
+    state.running -= 1
+    ft = study._fail_live(number, message, retry=True)
+    logger.warning("trial %d: %s", number, message)
+    state.finished += 1
+    state.n_failed += 1
+    if ft is not None:
+        if ft.retries < study.max_retries:
+            # The retry continues this trial; it does not use up the budget.
+            state.started -= 1
+        for cb in state.callbacks:
+            cb(study, ft)
+    state._update_progress()
+
+
 def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_workers: int) -> None:
     """Run the optimize loop with ``n_workers`` worker processes."""
     study = state.study
@@ -180,24 +228,7 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
                 outcome = Outcome("error", exc=exc, text=text, cpu_time=cpu)
             state.finish(number, outcome)
             return
-        trial = w.trial
-        try:
-            if kind == "suggest":
-                reply: Any = trial._backend.suggest(msg[1], msg[2])
-            elif kind == "report":
-                trial._backend.report(msg[1], tuple(msg[2]))
-                reply = None
-            elif kind == "should_prune":
-                reply = trial.should_prune()
-            elif kind == "attr":
-                trial.set_user_attr(msg[1], msg[2])
-                reply = None
-            else:
-                raise TunesmithError(f"unknown request {kind!r} from worker {w.pid}")
-        except Exception as exc:
-            w.send(("raise", exc))
-            return
-        w.send(("reply", reply))
+        w.send(answer_request(w.trial, msg, f"worker {w.pid}"))
 
     def on_death(w: _Worker) -> None:
         nonlocal deaths
@@ -207,19 +238,7 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
         if w.number is not None:
             number = w.number
             w.trial = w.number = None
-            state.running -= 1
-            msg = f"worker process {w.pid} {how} while running this trial"
-            ft = study._fail_live(number, msg, retry=True)
-            logger.warning("trial %d: %s", number, msg)
-            state.finished += 1
-            state.n_failed += 1
-            if ft is not None:
-                if ft.retries < study.max_retries:
-                    # The retry continues this trial; it does not use up the budget.
-                    state.started -= 1
-                for cb in state.callbacks:
-                    cb(study, ft)
-            state._update_progress()
+            fail_lost_trial(state, number, f"worker process {w.pid} {how} while running this trial")
         elif not w.ready:
             deaths += 1
             if deaths >= 3:
