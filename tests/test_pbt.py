@@ -247,3 +247,83 @@ def test_a_retried_replacement_resumes_its_own_progress_not_the_copy():
     assert study.trials[retry.number].system_attrs["retry_of"] == child.number
     assert retry.load_checkpoint() == {"who": child.number, "step": 6}
     study.tell(retry, 0.0)
+
+
+PBT_DRIVER = """
+import sys, time
+import tunesmith as ts
+
+def objective(trial):
+    lr = trial.suggest_float("lr", 0.01, 0.5, log=True)
+    state = trial.load_checkpoint(default={"step": 0, "x": 10.0})
+    trial.set_user_attr("start_step", state["step"])
+    for step in range(state["step"] + 1, 41):
+        time.sleep(0.05)
+        state = {"step": step, "x": state["x"] * (1.0 - lr)}
+        trial.save_checkpoint(state)
+        trial.report(state["x"], step)
+        if trial.should_prune():
+            raise ts.TrialPruned()
+    return state["x"]
+
+if __name__ == "__main__":
+    study = ts.create_study(
+        "pbt-kill", storage=sys.argv[1], sampler="random", seed=3, load_if_exists=True,
+        pruner=ts.PBT(population_size=2, perturbation_interval=5), max_retries=1,
+        heartbeat_interval=0.3,
+    )
+    study.optimize(objective, n_trials=int(sys.argv[2]), n_workers=2)
+"""
+
+
+def test_a_killed_pbt_run_resumes_from_its_checkpoints(tmp_path):
+    """kill -9 of the driver mid-run: on restart the stale trials are retried and continue
+    from their last checkpoints instead of starting again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "pbt_driver.py"
+    script.write_text(PBT_DRIVER)
+    db = str(tmp_path / "pbt.db")
+    proc = subprocess.Popen([sys.executable, str(script), db, "8"], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        deep = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            try:
+                running = ts.load_study("pbt-kill", db).get_trials([TrialState.RUNNING])
+            except ts.StudyNotFoundError:
+                continue
+            deep = [t for t in running if t.intermediate and max(t.intermediate) >= 12]
+            if len(deep) >= 1:
+                break
+        assert deep, "no trial got far enough before the run ended"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(3 * 0.3 + 0.5)  # the dead driver's heartbeats go stale
+    study = ts.load_study("pbt-kill", db)
+    stale = study.fail_stale_trials()
+    assert stale and all("heartbeat lost" in (t.error or "") for t in stale)
+    out = subprocess.run([sys.executable, str(script), db, "4"], cwd=tmp_path, timeout=120)
+    assert out.returncode == 0
+    trials = ts.load_study("pbt-kill", db).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    # Only replacements PBT queued after the budget was spent may still wait.
+    assert all("pbt_parent" in t.system_attrs for t in trials if t.state == TrialState.WAITING)
+    retries = {t.system_attrs["retry_of"]: t for t in trials if "retry_of" in t.system_attrs}
+    for old in stale:
+        new = retries[old.number]
+        assert new.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        assert new.params == old.params
+        # It resumed where the killed trial's last checkpoint was, not from step 0.
+        last = max(old.intermediate) if old.intermediate else 0
+        assert new.user_attrs["start_step"] >= min(last, 1)
+        if last >= 1:
+            assert new.user_attrs["start_step"] >= 1
+            assert min(new.intermediate) == new.user_attrs["start_step"] + 1
