@@ -7,19 +7,30 @@ Concurrency:
 * PostgreSQL claims queued trials with ``FOR UPDATE SKIP LOCKED``; trial numbers and
   the change sequence come from an ``UPDATE ... RETURNING`` on the study row, whose
   lock orders concurrent writers.
+
+Connection loss (PostgreSQL): a transaction that fails because the connection broke
+or the server cancelled it is run again on a new connection, with backoff, for up to
+``retry_seconds``; then a :class:`StorageError` says what failed. A write whose
+connection broke while it was committing may or may not have been saved: it is
+retried only where running it twice is harmless (heartbeats, reports, finishing a
+trial: a second attempt that finds the trial finished with the same result returns
+it). Sockets give up after ``tcp_user_timeout`` without acknowledgements, and the
+server ends a session that stays idle inside a transaction (a client cut off while
+holding row locks) after ``idle_in_transaction_timeout``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 from tunesmith.exceptions import (
     DuplicatedStudyError,
@@ -43,7 +54,54 @@ from tunesmith.trial import FrozenTrial, TrialState
 
 __all__ = ["SQLStorage"]
 
+logger = logging.getLogger("tunesmith.storage")
+
+_T = TypeVar("_T")
+
 _FINISHED = (int(TrialState.COMPLETE), int(TrialState.PRUNED), int(TrialState.FAILED))
+
+#: libpq connection settings used unless the URL sets them: give up on a connection
+#: attempt after 10 s, probe idle connections with TCP keepalives, and let a socket
+#: whose data stays unacknowledged for 30 s fail (instead of TCP's ~15 minutes), so
+#: that a network partition turns into an error that is retried on a new connection.
+PG_CONNECT_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
+#: default seconds to keep retrying a transaction whose connection broke
+#: (``TUNESMITH_DB_RETRY_SECONDS`` overrides it)
+DEFAULT_RETRY_SECONDS = 60.0
+
+
+class ConnectionLostError(StorageError):
+    """A transaction failed because its connection broke or the server cancelled it.
+
+    Attributes:
+        maybe_committed: the failure came while committing, so the transaction may
+            have been saved.
+    """
+
+    def __init__(self, message: str, maybe_committed: bool) -> None:
+        super().__init__(message)
+        self.maybe_committed = maybe_committed
+
+
+def _retrying(idempotent: bool) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Run a storage method through :meth:`SQLStorage._retry` (see there)."""
+
+    def decorate(method: Callable[..., _T]) -> Callable[..., _T]:
+        @wraps(method)
+        def wrapper(self: SQLStorage, *args: Any, **kwargs: Any) -> _T:
+            return self._retry(method.__name__, lambda: method(self, *args, **kwargs), idempotent)
+
+        return wrapper
+
+    return decorate
 
 
 def _dumps(value: Any) -> str:
@@ -68,6 +126,11 @@ class SQLStorage(Storage):
         url: an SQLAlchemy URL (``sqlite:///studies.db``, ``postgresql://user@host/db``).
         engine_kwargs: extra arguments for :func:`sqlalchemy.create_engine`.
         create: create the schema when the database is empty.
+        retry_seconds: how long to retry a transaction whose connection broke
+            (PostgreSQL; default ``$TUNESMITH_DB_RETRY_SECONDS`` or 60).
+        idle_in_transaction_timeout: seconds after which the PostgreSQL server ends a
+            session of this storage that sits idle inside a transaction, releasing its
+            locks (set only when the server has no such limit; 0 leaves it alone).
 
     Raises:
         StorageError: if the database cannot be reached or opened.
@@ -80,7 +143,13 @@ class SQLStorage(Storage):
     """
 
     def __init__(
-        self, url: str, engine_kwargs: Mapping[str, Any] | None = None, create: bool = True
+        self,
+        url: str,
+        engine_kwargs: Mapping[str, Any] | None = None,
+        create: bool = True,
+        *,
+        retry_seconds: float | None = None,
+        idle_in_transaction_timeout: float = 60.0,
     ) -> None:
         import sqlalchemy as sa
 
@@ -104,12 +173,36 @@ class SQLStorage(Storage):
                 kwargs.setdefault("poolclass", sa.pool.StaticPool)
         else:
             kwargs.setdefault("pool_pre_ping", True)
+            if self.dialect == "postgresql":
+                connect_args = kwargs["connect_args"] = dict(kwargs.get("connect_args") or {})
+                for key, value in _pg_connect_defaults(url_obj.get_driver_name()).items():
+                    if key not in url_obj.query:
+                        connect_args.setdefault(key, value)
+        if retry_seconds is None:
+            env = os.environ.get("TUNESMITH_DB_RETRY_SECONDS", "").strip()
+            try:
+                retry_seconds = float(env) if env else DEFAULT_RETRY_SECONDS
+            except ValueError:
+                raise StorageError(
+                    f"TUNESMITH_DB_RETRY_SECONDS must be a number of seconds, got {env!r}"
+                ) from None
+        #: seconds to keep retrying a transaction whose connection broke
+        self.retry_seconds = float(retry_seconds)
+        self._idle_txn_timeout = float(idle_in_transaction_timeout)
+        # SQLite has no network between us and the data: its errors are not transient.
+        self._retry_enabled = self.dialect != "sqlite"
         try:
             self._engine = sa.create_engine(url_obj, **kwargs)
         except Exception as exc:  # missing driver, malformed URL
             raise StorageError(_driver_hint(url, exc)) from exc
+        self._dbapi_errors: tuple[type[BaseException], ...] = ()
+        dbapi = getattr(self._engine.dialect, "dbapi", None)
+        if dbapi is not None:
+            self._dbapi_errors = (dbapi.OperationalError, dbapi.InterfaceError)
         if self.dialect == "sqlite":
             self._install_sqlite_hooks()
+        elif self.dialect == "postgresql":
+            self._install_pg_hooks()
         self._check_schema(create)
 
     # -- engine set-up -----------------------------------------------------------
@@ -138,6 +231,26 @@ class SQLStorage(Storage):
                 "BEGIN IMMEDIATE" if getattr(local, "write", False) else "BEGIN"
             )
 
+    def _install_pg_hooks(self) -> None:
+        timeout_ms = int(self._idle_txn_timeout * 1000)
+        if timeout_ms <= 0:
+            return
+
+        @self._sa.event.listens_for(self._engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            # A client cut off inside a transaction (between a statement and COMMIT)
+            # keeps its row locks (the study row: every writer waits) until the server
+            # notices; this makes the server end such a session. Our transactions never
+            # wait on user code, so a long idle transaction means a lost client.
+            cur = dbapi_conn.cursor()
+            cur.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %(v)s, false) "
+                "WHERE current_setting('idle_in_transaction_session_timeout') IN ('0', '0ms')",
+                {"v": f"{timeout_ms}ms"},
+            )
+            cur.close()
+            dbapi_conn.commit()
+
     # Each thread keeps one connection between calls: checking one out of the pool per
     # call costs more than a SQLite transaction. A broken connection is dropped and the
     # next call opens a new one (database restarts and network blips heal by themselves).
@@ -163,14 +276,24 @@ class SQLStorage(Storage):
             except Exception:
                 pass
 
+    def _is_connection_error(self, exc: BaseException) -> bool:
+        """A broken connection or a transaction the server cancelled (never committed,
+        except when the failure came while committing)."""
+        sa = self._sa
+        if isinstance(exc, sa.exc.DBAPIError):
+            return isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated
+        # Prebuilt statements run on the DBAPI cursor: their errors arrive unwrapped.
+        return isinstance(exc, self._dbapi_errors)
+
     @contextmanager
     def _txn(self, write: bool, durable: bool = True) -> Iterator[Any]:
         sa = self._sa
         try:
             conn, temporary = self._connection()
         except sa.exc.DBAPIError as exc:
-            raise StorageError(self._describe(exc)) from exc
+            raise ConnectionLostError(self._describe(exc), maybe_committed=False) from exc
         self._local.write = write
+        committing = False
         try:
             with conn.begin():
                 if not durable and self.dialect == "postgresql":
@@ -179,16 +302,78 @@ class SQLStorage(Storage):
                     # finished trial's result, which always commits durably).
                     conn.connection.dbapi_connection.execute("SET LOCAL synchronous_commit = off")
                 yield conn
-        except sa.exc.DBAPIError as exc:
-            if isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
-                if not temporary:
+                committing = True
+        except Exception as exc:
+            if self._is_connection_error(exc):
+                if temporary:
+                    _invalidate(conn)
+                else:
                     self._drop_connection()
-                raise StorageError(self._describe(exc)) from exc
+                raise ConnectionLostError(self._describe(exc), committing) from exc
             raise
         finally:
             self._local.write = False
             if temporary:
                 conn.close()
+
+    def _retry(self, what: str, attempt: Callable[[], _T], idempotent: bool) -> _T:
+        """Run ``attempt`` (one whole transaction), again on a new connection while it
+        fails with a broken connection, with backoff, for up to ``retry_seconds``.
+
+        A transaction that broke while committing is run again only when ``idempotent``;
+        otherwise the caller learns that it may or may not have been saved.
+        """
+        if not self._retry_enabled:
+            return attempt()
+        start = time.monotonic()
+        delay = 0.05
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                result = attempt()
+            except ConnectionLostError as exc:
+                if exc.maybe_committed and not idempotent:
+                    raise StorageError(
+                        f"{what}: the connection broke while the change was being committed, "
+                        f"so it may or may not have been saved: {exc}"
+                    ) from exc
+                waited = time.monotonic() - start
+                if waited >= self.retry_seconds:
+                    raise StorageError(
+                        f"{what}: gave up after {tries} attempt(s) over {waited:.1f}s "
+                        f"(retry_seconds={self.retry_seconds:g}, set with "
+                        f"TUNESMITH_DB_RETRY_SECONDS): {exc}"
+                    ) from exc
+                if tries == 1:
+                    logger.warning(
+                        "lost the database connection during %s (%s); reconnecting and "
+                        "retrying for up to %gs",
+                        what,
+                        _first_line(exc.__cause__ or exc),
+                        self.retry_seconds,
+                    )
+                time.sleep(min(delay, max(0.0, self.retry_seconds - waited)))
+                delay = min(delay * 2, 2.0)
+                continue
+            except Exception:
+                # The database answered (with an error of another kind, such as a trial
+                # that another process has finished meanwhile): the connection is back.
+                if tries > 1:
+                    self._log_restored(what, tries, start)
+                raise
+            if tries > 1:
+                self._log_restored(what, tries, start)
+            return result
+
+    @staticmethod
+    def _log_restored(what: str, tries: int, start: float) -> None:
+        logger.warning(
+            "database connection restored: %s answered after %d attempt(s) in %.1fs",
+            what,
+            tries,
+            time.monotonic() - start,
+        )
 
     def _write(self, durable: bool = True) -> Any:
         return self._txn(True, durable)
@@ -306,6 +491,7 @@ class SQLStorage(Storage):
         self.__init__(state["url"])  # type: ignore[misc]
 
     # -- studies ---------------------------------------------------------------------
+    @_retrying(idempotent=False)
     def create_study(
         self, name: str, directions: Sequence[str], attrs: Mapping[str, Any] | None = None
     ) -> StudyRecord:
@@ -337,6 +523,7 @@ class SQLStorage(Storage):
             ) from None
         return StudyRecord(sid, name, tuple(directions), created)
 
+    @_retrying(idempotent=True)
     def get_study(self, name: str) -> StudyRecord:
         sa, t = self._sa, self._t
         with self._read() as conn:
@@ -350,6 +537,7 @@ class SQLStorage(Storage):
                 raise StudyNotFoundError(not_found_message(name, names))
         return StudyRecord(row[0], name, tuple(json.loads(row[1])), row[2])
 
+    @_retrying(idempotent=True)
     def list_studies(self) -> list[StudySummary]:
         sa, t = self._sa, self._t
         out = []
@@ -389,6 +577,7 @@ class SQLStorage(Storage):
                 )
         return out
 
+    @_retrying(idempotent=False)
     def delete_study(self, name: str) -> None:
         sa, t = self._sa, self._t
         sid = self.get_study(name).study_id
@@ -399,6 +588,7 @@ class SQLStorage(Storage):
             conn.execute(t.study_attrs.delete().where(t.study_attrs.c.study_id == sid))
             conn.execute(t.studies.delete().where(t.studies.c.study_id == sid))
 
+    @_retrying(idempotent=True)
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         sa, t = self._sa, self._t
         text = check_json(f"study attribute {key!r}", value)
@@ -428,6 +618,7 @@ class SQLStorage(Storage):
                 if attempt:
                     raise
 
+    @_retrying(idempotent=True)
     def get_study_attrs(self, study_id: int) -> dict[str, Any]:
         sa, t = self._sa, self._t
         with self._read() as conn:
@@ -474,6 +665,7 @@ class SQLStorage(Storage):
             raise StudyNotFoundError(f"no study with id {study_id} (was it deleted?)")
         return row[0] - 1, row[1]
 
+    @_retrying(idempotent=False)
     def create_trial(
         self,
         study_id: int,
@@ -505,13 +697,10 @@ class SQLStorage(Storage):
         hb = now if state == TrialState.RUNNING else None
         vals = None if values is None else [float(v) for v in values]
         with self._write(durable=state != TrialState.RUNNING) as conn:
-            number, seq = self._bump(conn, study_id, new_number=True)
-            trial_id = self._exec(
+            number, trial_id = self._insert_trial(
                 conn,
-                "insert_trial",
+                study_id,
                 {
-                    "sid": study_id,
-                    "number": number,
                     "state": int(state),
                     "values": None if vals is None else _dumps(vals),
                     "params": _dumps(params),
@@ -524,9 +713,8 @@ class SQLStorage(Storage):
                     "worker": worker,
                     "retries": retries,
                     "error": error,
-                    "seq": seq,
                 },
-            ).fetchone()[0]
+            )
             if intermediate:
                 self._exec(
                     conn,
@@ -556,6 +744,14 @@ class SQLStorage(Storage):
             error=error,
         )
 
+    def _insert_trial(self, conn: Any, study_id: int, row: dict[str, Any]) -> tuple[int, int]:
+        """Insert a trial with the next number; ``row`` holds the insert's columns
+        except the study, number and sequence. Returns (number, trial_id)."""
+        number, seq = self._bump(conn, study_id, new_number=True)
+        args = {**row, "sid": study_id, "number": number, "seq": seq}
+        return number, int(self._exec(conn, "insert_trial", args).fetchone()[0])
+
+    @_retrying(idempotent=False)
     def claim_waiting_trial(self, study_id: int, worker: str | None = None) -> FrozenTrial | None:
         key = "pick_waiting_pg" if self.dialect == "postgresql" else "pick_waiting"
         now = time.time()
@@ -602,6 +798,7 @@ class SQLStorage(Storage):
             out["ua"] = check_json("user attributes", merged)
         return out
 
+    @_retrying(idempotent=True)
     def update_running_trial(
         self,
         trial_id: int,
@@ -624,6 +821,7 @@ class SQLStorage(Storage):
             else:
                 self._exec(conn, "update_running", values)
 
+    @_retrying(idempotent=True)
     def report(self, trial_id: int, step: int, values: Sequence[float]) -> None:
         text = _dumps([float(v) for v in values])
         with self._write(durable=False) as conn:
@@ -649,6 +847,47 @@ class SQLStorage(Storage):
             raise ValueError(f"finish_trial needs a finished state, got {state.name}")
         check_finished_values(values, state)
         vals = None if values is None else [float(v) for v in values]
+        tries = 0
+
+        def attempt() -> FrozenTrial:
+            nonlocal tries
+            tries += 1
+            try:
+                return self._finish_once(
+                    trial_id, state, vals, params, distributions, user_attrs, cpu_time, error
+                )
+            except TrialFinishedError:
+                if tries > 1:
+                    # An earlier attempt may have committed just before its connection
+                    # broke: if the stored result is ours, that attempt succeeded.
+                    stored = self._load_one(trial_id)
+                    if (
+                        stored is not None
+                        and stored.state == state
+                        and (None if stored.values is None else list(stored.values)) == vals
+                        and stored.error == error
+                    ):
+                        return stored
+                raise
+
+        return self._retry("finish_trial", attempt, idempotent=True)
+
+    def _load_one(self, trial_id: int) -> FrozenTrial | None:
+        with self._read() as conn:
+            found = self._load_trials(conn, self._t.trials.c.trial_id == trial_id)
+        return found[0] if found else None
+
+    def _finish_once(
+        self,
+        trial_id: int,
+        state: TrialState,
+        vals: list[float] | None,
+        params: Mapping[str, float] | None,
+        distributions: Mapping[str, Distribution] | None,
+        user_attrs: Mapping[str, Any] | None,
+        cpu_time: float | None,
+        error: str | None,
+    ) -> FrozenTrial:
         now = time.time()
         with self._write() as conn:
             row = self._lock_running(conn, trial_id)
@@ -664,8 +903,11 @@ class SQLStorage(Storage):
                 seq=seq,
             )
             out = self._exec(conn, "finish", upd).fetchone()
+            if out is None:  # not reachable while the row lock holds; never overwrite
+                raise TrialFinishedError(f"trial {row[2]} finished while being told")
             return self._frozen_from_row(out, self._reports_of(conn, [trial_id]).get(trial_id))
 
+    @_retrying(idempotent=True)
     def heartbeat(self, trial_ids: Sequence[int], now: float) -> None:
         if not trial_ids:
             return
@@ -674,6 +916,7 @@ class SQLStorage(Storage):
                 conn, "heartbeat", [{"tid": int(t), "now": now} for t in trial_ids], many=True
             )
 
+    @_retrying(idempotent=True)
     def fail_stale_trials(
         self, study_id: int, stale_before: float, max_retries: int = 0
     ) -> list[FrozenTrial]:
@@ -691,15 +934,17 @@ class SQLStorage(Storage):
         if self.dialect == "postgresql":
             q = q.with_for_update(skip_locked=True)
         failed: list[FrozenTrial] = []
-        requeue: list[FrozenTrial] = []
         now = time.time()
+        # Failing a trial and queueing its retry commit together: a process that dies
+        # in between (or a connection that breaks) cannot lose the retry, and running
+        # this again after a broken connection cannot queue it twice.
         with self._write() as conn:
             ids = list(conn.execute(q).scalars())
             for trial_id in ids:
                 _, seq = self._bump(conn, study_id)
                 conn.execute(
                     tr.update()
-                    .where(tr.c.trial_id == trial_id)
+                    .where(tr.c.trial_id == trial_id, tr.c.state == int(TrialState.RUNNING))
                     .values(
                         state=int(TrialState.FAILED),
                         t_complete=now,
@@ -710,18 +955,27 @@ class SQLStorage(Storage):
             if ids:
                 failed = self._load_trials(conn, tr.c.trial_id.in_(ids))
             for ft in failed:
-                if ft.retries < max_retries:
-                    requeue.append(ft)
-        for ft in requeue:
-            self.create_trial(
-                study_id,
-                TrialState.WAITING,
-                params={n: ft.distributions[n].to_internal(v) for n, v in ft.params.items()},
-                distributions=ft.distributions,
-                user_attrs=ft.user_attrs,
-                system_attrs={**ft.system_attrs, "retry_of": ft.number},
-                retries=ft.retries + 1,
-            )
+                if ft.retries >= max_retries:
+                    continue
+                params = {n: ft.distributions[n].to_internal(v) for n, v in ft.params.items()}
+                self._insert_trial(
+                    conn,
+                    study_id,
+                    {
+                        "state": int(TrialState.WAITING),
+                        "values": None,
+                        "params": _dumps(params),
+                        "dists": _dists_json(ft.distributions),
+                        "ua": check_json("user attributes", dict(ft.user_attrs)),
+                        "sa": _dumps({**ft.system_attrs, "retry_of": ft.number}),
+                        "t_start": None,
+                        "t_complete": None,
+                        "hb": None,
+                        "worker": None,
+                        "retries": ft.retries + 1,
+                        "error": None,
+                    },
+                )
         return failed
 
     # -- reads --------------------------------------------------------------------
@@ -800,6 +1054,7 @@ class SQLStorage(Storage):
                 inter.setdefault(tid, {})[step] = json.loads(v)
         return [self._frozen_from_row(r, inter.get(r[0])) for r in rows]
 
+    @_retrying(idempotent=True)
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._read() as conn:
             found = self._load_trials(conn, self._t.trials.c.trial_id == trial_id)
@@ -807,6 +1062,7 @@ class SQLStorage(Storage):
             raise TrialNotFoundError(f"no trial with id {trial_id}")
         return found[0]
 
+    @_retrying(idempotent=True)
     def get_trials(
         self, study_id: int, states: Sequence[TrialState] | None = None
     ) -> list[FrozenTrial]:
@@ -817,6 +1073,7 @@ class SQLStorage(Storage):
         with self._read() as conn:
             return self._load_trials(conn, where)
 
+    @_retrying(idempotent=True)
     def get_changes(
         self, study_id: int, since: int, *, with_intermediate: bool = False
     ) -> tuple[list[FrozenTrial], int]:
@@ -834,6 +1091,7 @@ class SQLStorage(Storage):
             return [], since
         return [self._frozen_from_row(r, inter.get(r[0])) for r in rows], int(rows[-1][15])
 
+    @_retrying(idempotent=True)
     def count_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> int:
         sa = self._sa
         tr = self._t.trials
@@ -843,6 +1101,7 @@ class SQLStorage(Storage):
         with self._read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
 
+    @_retrying(idempotent=True)
     def get_intermediate_at(self, study_id: int, step: int) -> dict[int, tuple[float, ...]]:
         sa, t = self._sa, self._t
         tr, rp = t.trials, t.reports
@@ -904,7 +1163,7 @@ _SQL = {
         "UPDATE trials SET state = :state, values_json = :values, params_json = :params, "
         "dists_json = :dists, user_attrs_json = :ua, cpu_time = :cpu, error = :error, "
         "t_complete = :now, t_start = COALESCE(t_start, :now), seq = :seq "
-        "WHERE trial_id = :tid RETURNING {cols}"
+        "WHERE trial_id = :tid AND state < 2 RETURNING {cols}"
     ),
     "heartbeat": "UPDATE trials SET heartbeat = :now WHERE trial_id = :tid AND state = 1",
     "reports_of_one": "SELECT trial_id, step, values_json FROM trial_reports WHERE trial_id = :tid",
@@ -914,6 +1173,44 @@ _SQL = {
         "ON t.trial_id = r.trial_id WHERE t.study_id = :sid AND t.seq > :since"
     ),
 }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _invalidate(conn: Any) -> None:
+    try:
+        conn.invalidate()
+    except Exception:
+        pass
+
+
+def _libpq_version(driver: str) -> int:
+    """The libpq version the driver uses (e.g. 160002), 0 when unknown."""
+    try:
+        if driver == "psycopg":
+            import psycopg
+
+            return int(psycopg.pq.version())
+        if driver == "psycopg2":
+            import psycopg2.extensions
+
+            return int(psycopg2.extensions.libpq_version())
+    except Exception:
+        pass
+    return 0
+
+
+def _pg_connect_defaults(driver: str) -> dict[str, int]:
+    """:data:`PG_CONNECT_DEFAULTS` for libpq-based drivers (others get none)."""
+    if driver not in ("psycopg", "psycopg2"):
+        return {}
+    out = dict(PG_CONNECT_DEFAULTS)
+    if _libpq_version(driver) < 120000:  # tcp_user_timeout came with libpq 12
+        out.pop("tcp_user_timeout")
+    return out
 
 
 def _mask(url: str) -> str:
