@@ -329,3 +329,60 @@ def test_sequential_keyboard_interrupt_in_objective_marks_trial(tmp_path):
     assert "interrupted" in study.trials[2].error
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     assert len(study.trials) == 5
+
+
+# -- SIGTERM (a batch scheduler preempting the job) ---------------------------------------
+SLOW = """
+import time
+from pathlib import Path
+
+def objective(trial):
+    x = trial.suggest_float("x", 0, 1)
+    Path(f"started-{trial.number}").touch()
+    time.sleep(60)
+    return x
+"""
+
+TERM_SPEC = """
+study: term
+storage: term.db
+seed: 0
+space:
+  x: {{type: float, low: 0, high: 1}}
+objective: slow:objective
+budget: {{n_trials: 2}}
+workers: {workers}
+max_retries: 1
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_requeues_running_trials_for_the_next_worker(tmp_path, workers):
+    from tunesmith.cli import EXIT_TERMINATED
+
+    (tmp_path / "slow.py").write_text(SLOW)
+    (tmp_path / "spec.yaml").write_text(TERM_SPEC.format(workers=workers))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunesmith.cli", "run", "spec.yaml", "--no-progress"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert _wait_for(lambda: len(list(tmp_path.glob("started-*"))) >= workers, 60)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == EXIT_TERMINATED
+    trials = ts.load_study("term", str(tmp_path / "term.db")).trials
+    failed = [t for t in trials if t.state == TrialState.FAILED]
+    queued = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(failed) == workers and all("SIGTERM" in (t.error or "") for t in failed)
+    # Each one is queued again with its parameters, for the next worker or job.
+    assert sorted(t.system_attrs["retry_of"] for t in queued) == sorted(t.number for t in failed)
+    by_number = {t.number: t for t in trials}
+    for t in queued:
+        assert t.params == by_number[t.system_attrs["retry_of"]].params
+    assert not [t for t in trials if t.state == TrialState.RUNNING]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.exceptions import SamplerExhausted, TrialPruned
+from tunesmith.exceptions import SamplerExhausted, Terminated, TrialPruned
 from tunesmith.progress import Progress
 from tunesmith.trial import FrozenTrial, Trial, TrialState
 
@@ -194,6 +194,17 @@ def run_optimize(
         raise state.fatal
 
 
+def interruption(exc: BaseException) -> tuple[str, bool]:
+    """Why running trials end when ``optimize`` is stopped by ``exc``, and whether they
+    are re-queued: only after SIGTERM (:class:`~tunesmith.exceptions.Terminated`, a
+    preempted job), as ``max_retries`` allows; Ctrl-C and errors stop for good."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", True
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)", False
+    return f"optimize stopped by {type(exc).__name__}: {exc}", False
+
+
 def _run_sequential(state: RunState, objective: Callable[[Trial], Any]) -> None:
     study = state.study
     while state.can_start():
@@ -204,6 +215,9 @@ def _run_sequential(state: RunState, objective: Callable[[Trial], Any]) -> None:
             outcome = call_objective(objective, trial)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit
             state.running -= 1
-            study._fail_live(trial.number, f"interrupted by {type(exc).__name__}", retry=False)
+            reason, retry = interruption(exc)
+            if not retry:
+                reason = f"interrupted by {type(exc).__name__}"
+            study._fail_live(trial.number, reason, retry=retry)
             raise
         state.finish(trial.number, outcome)

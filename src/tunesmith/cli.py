@@ -40,7 +40,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tunesmith import __version__
-from tunesmith.exceptions import DuplicatedStudyError, StudyNotFoundError, TunesmithError
+from tunesmith.exceptions import (
+    DuplicatedStudyError,
+    StudyNotFoundError,
+    Terminated,
+    TunesmithError,
+)
 from tunesmith.trial import FrozenTrial, TrialState
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -784,10 +789,6 @@ def _safe_count(study: Any) -> str:
         return ""
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so that running trials are recorded and commands stop."""
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
@@ -795,7 +796,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
+        raise Terminated()
 
     old = signal.signal(signal.SIGTERM, handler)
     try:
@@ -805,7 +806,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _interrupt_code(exc: KeyboardInterrupt) -> tuple[str, int]:
-    if isinstance(exc, _Terminated):
+    if isinstance(exc, Terminated):
         return "terminated (SIGTERM)", EXIT_TERMINATED
     return "interrupted", EXIT_INTERRUPTED
 

@@ -91,3 +91,13 @@ class WorkerError(TunesmithError):
         super().__init__(message)
         self.remote_type = remote_type
         self.remote_traceback = remote_traceback
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM (a batch scheduler preempting or cancelling the job).
+
+    ``tunesmith run`` and ``tunesmith worker`` turn SIGTERM into this exception. Running
+    trials are then marked FAILED and, unlike after Ctrl-C, re-queued as the study's
+    ``max_retries`` allows, so that another worker (or the rescheduled job) runs them
+    again, from their last checkpoint if they saved one.
+    """

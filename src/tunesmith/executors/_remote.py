@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from tunesmith._optimize import Outcome
+from tunesmith._optimize import Outcome, interruption
 from tunesmith.exceptions import ObjectiveNotPicklableError, TunesmithError
 from tunesmith.executors._connect import Server, parse_host_port
 from tunesmith.executors.base import ExecutorConnectionError
@@ -366,17 +366,13 @@ def run_remote(
             time.sleep(0.05)
     except BaseException as exc:
         # Ctrl-C, a storage error, an uncaught objective error: account for running trials.
-        reason = (
-            "interrupted (KeyboardInterrupt)"
-            if isinstance(exc, KeyboardInterrupt)
-            else (f"optimize stopped by {type(exc).__name__}: {exc}")
-        )
+        reason, retry = interruption(exc)
         for s in slots:
             if s.number is not None:
                 number, s.number, s.trial = s.number, None, None
                 # Closing the connection stops the objective at its next request.
                 close_slot(s, say_exit=False)
-                study._fail_live(number, reason, retry=False)
+                study._fail_live(number, reason, retry=retry)
                 state.running -= 1
         raise
     finally:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from tunesmith._optimize import Outcome
+from tunesmith._optimize import Outcome, interruption
 from tunesmith.exceptions import ObjectiveNotPicklableError, TunesmithError, WorkerError
 from tunesmith.executors._protocol import reader, writer
 from tunesmith.trial import Trial
@@ -282,14 +282,10 @@ def run_process_pool(state: RunState, objective: Callable[[Trial], Any], n_worke
                 handle(w, msg)
     except BaseException as exc:
         # Ctrl-C, a storage error, or a broken pipe: account for every running trial.
-        reason = (
-            "interrupted (KeyboardInterrupt)"
-            if isinstance(exc, KeyboardInterrupt)
-            else (f"optimize stopped by {type(exc).__name__}: {exc}")
-        )
+        reason, retry = interruption(exc)
         for w in workers:
             if w.number is not None:
-                study._fail_live(w.number, reason, retry=False)
+                study._fail_live(w.number, reason, retry=retry)
                 state.running -= 1
         raise
     finally:
