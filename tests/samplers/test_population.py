@@ -379,7 +379,7 @@ def test_invalid_arguments_raise_value_errors(cls, kw, message):
 
 def test_multi_objective_studies_get_a_clear_error():
     study = ts.create_study(directions=["minimize", "minimize"], space=CUBE4, sampler="gego")
-    with pytest.raises(ts.TunesmithError, match=r"TPESampler.*NSGA-II"):
+    with pytest.raises(ts.TunesmithError, match=r"TPESampler.*GPSampler"):
         study.ask()
 
 

@@ -370,7 +370,7 @@ class CmaEsSampler(Sampler):
             raise TunesmithError(
                 f"CmaEsSampler optimizes a single objective; this study has "
                 f"{len(ctx.directions)} directions. Use TPESampler (which handles several "
-                "objectives) or an NSGA-II sampler for multi-objective studies"
+                "objectives, MOTPE) or GPSampler (ParEGO) for multi-objective studies"
             )
         _import_cmaes()
         if ctx.space is not None:

@@ -152,8 +152,8 @@ class _PopulationSampler(Sampler):
         if len(ctx.directions) != 1:
             raise TunesmithError(
                 f"{name} optimizes a single objective; this study has {len(ctx.directions)} "
-                "directions. Use TPESampler (which handles several objectives) or an "
-                "NSGA-II sampler for multi-objective studies"
+                "directions. Use TPESampler (which handles several objectives, MOTPE) or "
+                "GPSampler (ParEGO) for multi-objective studies"
             )
         if ctx.space is not None:
             conditional = ctx.space.conditions
