@@ -62,10 +62,10 @@ def normalize_url(url: str) -> str:
     scheme, rest = url.split("://", 1)
     base = scheme.split("+", 1)[0].lower()
     if base == "sqlite":
-        path = rest[1:] if rest.startswith("/") else rest
-        if path and path != ":memory:" and not path.startswith("/") and "?" not in path:
+        file = rest[1:] if rest.startswith("/") else rest
+        if file and file != ":memory:" and not file.startswith("/") and "?" not in file:
             # sqlite:///relative.db: anchor it so that one file has one URL (and one cache).
-            return f"{scheme}:///{Path(path).resolve()}"
+            return f"{scheme}:///{Path(file).resolve()}"
         return url
     if base in ("postgresql", "postgres"):
         driver = scheme.split("+", 1)[1] if "+" in scheme else None
