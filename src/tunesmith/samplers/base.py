@@ -27,10 +27,18 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.exceptions import TunesmithError
 from tunesmith.history import History
 from tunesmith.space import Distribution, Space
 
-__all__ = ["ObservedSpace", "Sampler", "SamplerContext", "rows_in"]
+__all__ = [
+    "ObservedSpace",
+    "Sampler",
+    "SamplerContext",
+    "require_single_objective",
+    "rows_in",
+    "shared_items",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +172,25 @@ class ObservedSpace:
                 self._key = key
                 self._space = Space(dict(key))
             return self._space
+
+
+def require_single_objective(ctx: SamplerContext, sampler: str) -> None:
+    """Raise the error of samplers that optimize one objective, naming the alternatives."""
+    if len(ctx.directions) != 1:
+        raise TunesmithError(
+            f"{sampler} optimizes a single objective; this study has {len(ctx.directions)} "
+            "directions. Use TPESampler (which handles several objectives, MOTPE) or "
+            "GPSampler (ParEGO) for multi-objective studies"
+        )
+
+
+def shared_items(ctx: SamplerContext) -> list[tuple[str, Distribution]]:
+    """The parameters every trial has: the declared space's unconditional ones, or for
+    define-by-run studies the intersection space of the completed trials."""
+    if ctx.space is not None:
+        conditional = ctx.space.conditions
+        return [(n, d) for n, d in ctx.space.items() if n not in conditional]
+    return list(ctx.history.intersection_space().items())
 
 
 def rows_in(points: np.ndarray, rows: np.ndarray, atol: float = 0.0) -> np.ndarray:

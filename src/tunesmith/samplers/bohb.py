@@ -242,14 +242,11 @@ class BOHBSampler(Sampler):
         return self._tpe.sample_independent(ctx, number, name, dist, params)
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "name": "BOHBSampler",
+        return {
+            **super().describe(),
             "min_resource": self.min_resource,
             "reduction_factor": self.reduction_factor,
             "min_points_in_model": self.min_points_in_model,
             "random_fraction": self.random_fraction,
             **self.tpe_options,
         }
-        if self.seed is not None:
-            d["seed"] = self.seed
-        return d

@@ -61,7 +61,12 @@ import numpy as np
 
 from tunesmith.exceptions import TunesmithError
 from tunesmith.history import History
-from tunesmith.samplers.base import Sampler, SamplerContext
+from tunesmith.samplers.base import (
+    Sampler,
+    SamplerContext,
+    require_single_objective,
+    shared_items,
+)
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.space import Categorical, Distribution, Float, Int, Space
 from tunesmith.trial import FrozenTrial, TrialState
@@ -366,18 +371,9 @@ class CmaEsSampler(Sampler):
 
     # -- the space -----------------------------------------------------------------
     def relative_space(self, ctx: SamplerContext) -> Space | None:
-        if len(ctx.directions) != 1:
-            raise TunesmithError(
-                f"CmaEsSampler optimizes a single objective; this study has "
-                f"{len(ctx.directions)} directions. Use TPESampler (which handles several "
-                "objectives, MOTPE) or GPSampler (ParEGO) for multi-objective studies"
-            )
+        require_single_objective(ctx, "CmaEsSampler")
         _import_cmaes()
-        if ctx.space is not None:
-            conditional = ctx.space.conditions
-            items = [(n, d) for n, d in ctx.space.items() if n not in conditional and _modelled(d)]
-        else:
-            items = [(n, d) for n, d in ctx.history.intersection_space().items() if _modelled(d)]
+        items = [(n, d) for n, d in shared_items(ctx) if _modelled(d)]
         if not items:
             return None
         return self._dims_of(tuple(items)).space

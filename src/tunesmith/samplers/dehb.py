@@ -217,8 +217,8 @@ class DEHBSampler(Sampler):
         return self._random.sample_independent(ctx, number, name, dist, params)
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "name": "DEHBSampler",
+        return {
+            **super().describe(),
             "min_resource": self.min_resource,
             "max_resource": self.max_resource,
             "reduction_factor": self.reduction_factor,
@@ -226,9 +226,6 @@ class DEHBSampler(Sampler):
             "crossover_prob": self.crossover_prob,
             "min_population": self.min_population,
         }
-        if self.seed is not None:
-            d["seed"] = self.seed
-        return d
 
 
 def _promotable(pop: np.ndarray, eta: int) -> np.ndarray:

@@ -52,9 +52,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tunesmith.exceptions import TunesmithError
 from tunesmith.history import History
-from tunesmith.samplers.base import Sampler, SamplerContext
+from tunesmith.samplers.base import (
+    Sampler,
+    SamplerContext,
+    require_single_objective,
+    shared_items,
+)
 from tunesmith.samplers.population._engines import DE, GA, GEGO, GEO, PSO
 from tunesmith.samplers.random import RandomSampler
 from tunesmith.space import Distribution, Float, Int, Space
@@ -148,18 +152,8 @@ class _PopulationSampler(Sampler):
 
     # -- the space ------------------------------------------------------------------------
     def relative_space(self, ctx: SamplerContext) -> Space | None:
-        name = type(self).__name__
-        if len(ctx.directions) != 1:
-            raise TunesmithError(
-                f"{name} optimizes a single objective; this study has {len(ctx.directions)} "
-                "directions. Use TPESampler (which handles several objectives, MOTPE) or "
-                "GPSampler (ParEGO) for multi-objective studies"
-            )
-        if ctx.space is not None:
-            conditional = ctx.space.conditions
-            items = [(n, d) for n, d in ctx.space.items() if n not in conditional]
-        else:
-            items = list(ctx.history.intersection_space().items())
+        require_single_objective(ctx, type(self).__name__)
+        items = shared_items(ctx)
         if not items:
             return None
         return self._dims_of(tuple(items)).space
