@@ -419,6 +419,28 @@ def report_head(
     return lines + invocation_summary(runs_meta, processes)
 
 
+def add_report_flags(ap: argparse.ArgumentParser) -> None:
+    """``--report-only`` (rebuild the report from the cells) and ``--no-report``."""
+    ap.add_argument("--report-only", action="store_true", help="only rebuild the report")
+    ap.add_argument("--no-report", action="store_true", help="run the cells, skip the report")
+
+
+def run_then_report(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, Path], Any],
+    report: Callable[[Path], Any],
+) -> int:
+    """The main of a resumable benchmark: run the missing cells into ``args.out``, then
+    write the report (as ``--report-only`` / ``--no-report`` say)."""
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        run(args, out)
+    if not args.no_report:
+        report(out)
+    return 0
+
+
 def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A Markdown table whose columns all use the plain ``---`` separator."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

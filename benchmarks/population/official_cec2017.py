@@ -660,21 +660,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--funcs", type=int, nargs="+", default=list(FUNCS))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--no-report", action="store_true")
+    _suite.add_report_flags(ap)
     return ap.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the requested cells, then write the report."""
-    args = parse(argv)
-    out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
-        run(args, out)
-    if not args.no_report:
-        report(out)
-    return 0
+    return _suite.run_then_report(parse(argv), run, report)
 
 
 if __name__ == "__main__":

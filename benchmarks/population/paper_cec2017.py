@@ -53,6 +53,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy is imported: one thread per process
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing as mp  # noqa: E402
@@ -636,18 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     t0 = time.perf_counter()
     done = 0
-    if args.jobs > 1 and len(tasks) > 1:
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            for cell in pool.imap_unordered(run_cell, tasks):
-                done += 1
-                print(
-                    f"[{done}/{len(tasks)}] {cell['function']} {cell['method']} seed{cell['seed']}: "
-                    f"{cell['best']:.6g} ({cell['n_evals']} evals, {cell['wall_s']:.1f} s)",
-                    flush=True,
-                )
-    else:
-        for task in tasks:
-            cell = run_cell(task)
+    parallel = args.jobs > 1 and len(tasks) > 1
+    with mp.get_context("spawn").Pool(args.jobs) if parallel else contextlib.nullcontext() as pool:
+        cells = pool.imap_unordered(run_cell, tasks) if pool is not None else map(run_cell, tasks)
+        for cell in cells:
             done += 1
             print(
                 f"[{done}/{len(tasks)}] {cell['function']} {cell['method']} seed{cell['seed']}: "
